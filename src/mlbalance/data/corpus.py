@@ -1,0 +1,176 @@
+"""The one shape every data source becomes: a :class:`Corpus` of three :class:`Split` objects.
+
+Labels are held per document as tuples of label names; a :class:`LabelSpace` maps names to columns
+and encodes a split's labels as a ``scipy.sparse.csr_matrix`` of shape ``(n_docs, n_labels)`` (float32
+ones), which is what models and evaluation consume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbalance.errors import DataError
+
+if TYPE_CHECKING:
+    from mlbalance.data.stats import LabelStats
+
+SplitName = Literal["train", "validation", "test"]
+SPLIT_NAMES: tuple[SplitName, ...] = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Texts, label lists and ids of one split; all three have the same length."""
+
+    texts: list[str]
+    labels: list[tuple[str, ...]]
+    ids: list[str]
+
+    def __post_init__(self) -> None:
+        if not (len(self.texts) == len(self.labels) == len(self.ids)):
+            raise DataError(
+                f"a split needs as many texts, label lists and ids; got {len(self.texts)}, "
+                f"{len(self.labels)} and {len(self.ids)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: Iterable[int]) -> Split:
+        """The documents at ``indices``, in that order."""
+        idx = list(indices)
+        return Split(
+            texts=[self.texts[i] for i in idx],
+            labels=[self.labels[i] for i in idx],
+            ids=[self.ids[i] for i in idx],
+        )
+
+
+class LabelSpace:
+    """Label names ↔ column indices; encodes label lists as CSR matrices and decodes them back."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        names = tuple(names)
+        index = {name: i for i, name in enumerate(names)}
+        if len(index) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise DataError(f"label names must be unique; repeated: {dupes[:10]}")
+        self.names: tuple[str, ...] = names
+        self.index: dict[str, int] = index
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LabelSpace) and self.names == other.names
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+    def __repr__(self) -> str:
+        return f"LabelSpace({len(self.names)} labels)"
+
+    @classmethod
+    def from_labels(cls, labels: Iterable[Iterable[str]]) -> LabelSpace:
+        """All label names occurring in ``labels``, sorted."""
+        return cls(sorted({name for doc in labels for name in doc}))
+
+    def encode(
+        self,
+        labels: Sequence[Sequence[str]],
+        unknown: Literal["error", "ignore"] = "error",
+    ) -> sp.csr_matrix:
+        """Encode label lists as a ``(n_docs, n_labels)`` float32 CSR matrix of ones.
+
+        Args:
+            labels: one sequence of label names per document (repeats count once).
+            unknown: ``"error"`` raises :class:`DataError` on a name not in the space;
+                ``"ignore"`` leaves it out.
+        """
+        indptr = np.zeros(len(labels) + 1, dtype=np.int64)
+        cols: list[int] = []
+        index = self.index
+        for row, doc in enumerate(labels):
+            seen = set()
+            for name in doc:
+                col = index.get(name)
+                if col is None:
+                    if unknown == "error":
+                        raise DataError(
+                            f"document {row}: label {name!r} is not in the label space "
+                            f"({len(self.names)} labels)"
+                        )
+                    continue
+                if col not in seen:
+                    seen.add(col)
+                    cols.append(col)
+            indptr[row + 1] = len(cols)
+        indices = np.asarray(cols, dtype=np.int32)
+        data = np.ones(len(cols), dtype=np.float32)
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(len(labels), len(self.names)))
+        matrix.sort_indices()
+        return matrix
+
+    def decode(self, matrix: sp.spmatrix | np.ndarray) -> list[list[str]]:
+        """Label names of the non-zero columns of each row."""
+        csr = sp.csr_matrix(matrix)
+        names = self.names
+        return [
+            [names[j] for j in csr.indices[csr.indptr[i] : csr.indptr[i + 1]]]
+            for i in range(csr.shape[0])
+        ]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Three splits over one label space, plus what the dataset says about its groups.
+
+    Attributes:
+        name: e.g. ``"reuters21578"``, ``"synthetic:reuters-like"`` or a file path.
+        train, validation, test: the splits; statistics come from ``train`` only.
+        label_space: the label names ↔ columns.
+        preset: the loss/grouping preset this corpus follows (``"reuters"``, ``"pubmed"``) or None.
+        head_min, tail_max: label groups by train frequency: head ``n_i >= head_min``, tail
+            ``n_i <= tail_max``, medium in between.
+        doc_bins: Table 3 groups of test documents by their number of true labels, as
+            ``(name, low, high)`` with ``high=None`` for no upper bound (both inclusive).
+        metadata: free-form facts about the source (file, counts of skipped records, ...).
+    """
+
+    name: str
+    train: Split
+    validation: Split
+    test: Split
+    label_space: LabelSpace
+    preset: str | None = None
+    head_min: int = 35
+    tail_max: int = 8
+    doc_bins: tuple[tuple[str, int, int | None], ...] = (("single-label", 1, 1), ("multi-label", 2, None))
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def split(self, name: SplitName) -> Split:
+        if name not in SPLIT_NAMES:
+            raise DataError(f"split must be one of {SPLIT_NAMES}, got {name!r}")
+        return getattr(self, name)
+
+    def labels(self, name: SplitName, unknown: Literal["error", "ignore"] = "ignore") -> sp.csr_matrix:
+        """The split's labels as a CSR matrix over :attr:`label_space`."""
+        return self.label_space.encode(self.split(name).labels, unknown=unknown)
+
+    def stats(self) -> LabelStats:
+        """:class:`~mlbalance.data.stats.LabelStats` of the training split."""
+        from mlbalance.data.stats import LabelStats
+
+        return LabelStats.from_labels(
+            self.labels("train"),
+            self.label_space.names,
+            head_min=self.head_min,
+            tail_max=self.tail_max,
+            doc_bins=self.doc_bins,
+            preset=self.preset,
+        )

@@ -1,0 +1,73 @@
+"""The :class:`Classifier` protocol every model follows, and the progress-callback type.
+
+A classifier is fitted on a :class:`~mlbalance.data.corpus.Corpus` (train, validation used for early
+stopping), turns texts into a score matrix ``(n_docs, n_labels)`` — probabilities or decision values —
+and saves itself into / loads itself from a directory. Thresholds and metrics never care which model
+made the scores.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus, LabelSpace
+    from mlbalance.data.stats import LabelStats
+
+ScoreKind = Literal["probability", "decision"]
+
+
+class ProgressCallback(Protocol):
+    """Told about long work; the CLI turns the calls into progress bars.
+
+    ``stage`` names the work (``"epoch 3"``, ``"featurise"``, ``"score"``), ``done`` and ``total``
+    count its steps (``total`` may be None), ``info`` carries e.g. the running loss.
+    """
+
+    def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None: ...
+
+
+def no_progress(stage: str, done: int, total: int | None, **info: Any) -> None:
+    """A :class:`ProgressCallback` that does nothing."""
+
+
+class Classifier(ABC):
+    """Base class of mlbalance models (scikit-learn style: ``__init__`` only stores).
+
+    Subclasses set :attr:`name` and :attr:`score_kind`, and implement :meth:`fit`, :meth:`scores`,
+    :meth:`_save` and :meth:`_load`. After ``fit`` they hold ``label_space_`` and ``stats_`` (the
+    training split's :class:`LabelStats`), and ``history_`` (one dict per epoch, possibly empty).
+    """
+
+    name: ClassVar[str]
+    score_kind: ClassVar[ScoreKind] = "probability"
+
+    label_space_: LabelSpace
+    stats_: LabelStats
+    history_: list[dict[str, Any]]
+
+    @abstractmethod
+    def fit(self, corpus: Corpus, *, progress: ProgressCallback | None = None) -> Classifier:
+        """Train on ``corpus.train`` (``corpus.validation`` for early stopping); return ``self``."""
+
+    @abstractmethod
+    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Scores of shape ``(len(texts), n_labels)``, float32, columns in ``label_space_`` order."""
+
+    @abstractmethod
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-ready (``type(self)(**get_config())`` rebuilds it)."""
+
+    @abstractmethod
+    def save(self, directory: str | Path) -> None:
+        """Write the fitted model's weights and config into ``directory`` (atomically per file)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: str | Path) -> Classifier:
+        """Read a model written by :meth:`save`."""
