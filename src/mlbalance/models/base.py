@@ -52,8 +52,19 @@ class Classifier(ABC):
     history_: list[dict[str, Any]]
 
     @abstractmethod
-    def fit(self, corpus: Corpus, *, progress: ProgressCallback | None = None) -> Classifier:
-        """Train on ``corpus.train`` (``corpus.validation`` for early stopping); return ``self``."""
+    def fit(
+        self,
+        corpus: Corpus,
+        *,
+        progress: ProgressCallback | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> Classifier:
+        """Train on ``corpus.train`` (``corpus.validation`` for early stopping); return ``self``.
+
+        Models trained in epochs write a checkpoint into ``checkpoint_dir`` after each epoch (when
+        given) and, with ``resume=True``, continue from the checkpoint found there.
+        """
 
     @abstractmethod
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
