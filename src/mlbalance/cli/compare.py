@@ -1,0 +1,71 @@
+"""``mlbalance compare``: one model with several balancing losses (and the SVM), one report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from mlbalance.cli._common import (
+    TqdmProgress,
+    add_data_arguments,
+    add_model_arguments,
+    print_tables,
+    settings_from,
+)
+
+RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "seed", "threshold", "top_k")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="train a model with each balancing loss (and the SVM) and report them side by side",
+        description=(
+            "Train MODEL with each loss (and the TF-IDF + linear SVM baseline with --svm), each in its "
+            "own run directory under OUT, and write one Table 2 + Table 3 report (results.md/.csv/.json), "
+            "the F1-by-group plot and the dataset figure. Finished runs under OUT are reused."
+        ),
+    )
+    add_data_arguments(parser)
+    parser.add_argument("--losses", help="'all' (default) or comma-separated presets, e.g. bce,focal,db")
+    parser.add_argument(
+        "--svm", action=argparse.BooleanOptionalAction, default=None, help="also train the SVM baseline"
+    )
+    add_model_arguments(parser, model_choices=("tfidf", "transformer"))
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder of the runs and the report")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlbalance.config import CompareConfig
+    from mlbalance.experiment import compare_config
+
+    config = CompareConfig.from_mapping(settings_from(args, RUN_KEYS))
+    progress = TqdmProgress()
+    started = time.perf_counter()
+
+    def on_cell(index: int, total: int, name: str, reused: bool) -> None:
+        progress.close()
+        state = "reusing the finished run" if reused else "training"
+        progress.write(
+            f"[{index + 1}/{total}] {name}: {state} ({time.perf_counter() - started:.0f} s so far)"
+        )
+
+    try:
+        result = compare_config(config, Path(args.out), progress=progress, on_cell=on_cell)
+    finally:
+        progress.close()
+    print_tables(result.rows)
+    print()
+    trained = {k: v for k, v in result.timing.items() if k not in result.reused}
+    print(
+        f"{len(result.timing)} runs ({len(result.reused)} reused) in {time.perf_counter() - started:.1f} s; "
+        f"report in {Path(args.out) / 'results.md'}",
+        file=sys.stderr,
+    )
+    if trained:
+        slowest = max(trained, key=trained.__getitem__)
+        print(f"slowest run: {slowest} ({trained[slowest]:.1f} s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,332 @@
+"""Typed configuration of a training run and of a comparison, and config-file loading.
+
+CLI flags and config files (YAML or TOML) only ever build the frozen dataclasses of this module:
+:class:`TrainConfig` for ``mlbalance train`` and :class:`CompareConfig` for ``mlbalance compare``.
+A config file is a flat mapping whose keys are the long flag names (``max-epochs`` or ``max_epochs``);
+keys that are not run-level settings are model options, passed to the model's constructor::
+
+    # reuters.yaml
+    dataset: reuters21578
+    data: ../shared/data/reuters21578.tar.gz
+    model: tfidf
+    loss: db
+    seed: 1
+    max-epochs: 30
+    lr: 0.5
+
+A ``model_options`` table may hold further constructor arguments, and ``data_options`` the keyword
+arguments of :func:`mlbalance.data.load_corpus`. Flags given on the command line win over the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from mlbalance.errors import ConfigError
+
+ModelKind = Literal["tfidf", "svm", "transformer"]
+ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k"]
+
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
+
+#: Run-level keys of a config file (everything else is a model option).
+RUN_KEYS = frozenset(
+    {"dataset", "data", "data_options", "model", "loss", "seed", "threshold", "top_k", "model_options"}
+)
+COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm"}
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"`{name}` must be one of {tuple(choices)}, got {value!r}")
+
+
+def _check_json_ready(name: str, mapping: Mapping[str, Any]) -> None:
+    try:
+        json.dumps(dict(mapping))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"`{name}` must hold plain values (numbers, strings, lists): {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """How thresholds are tuned on the validation split.
+
+    Attributes:
+        method: ``"grid"`` (the paper's grid search of one global threshold), ``"global-optimal"``
+            (the exact best global threshold), ``"per-label"`` or ``"top-k"``.
+        k: the number of labels per document for ``"top-k"`` (None: chosen on validation).
+    """
+
+    method: ThresholdMethod = "grid"
+    k: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("threshold", self.method, THRESHOLD_METHODS)
+        if self.k is not None and (not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1):
+            raise ConfigError(f"`top_k` must be an integer >= 1, got {self.k!r}")
+        if self.k is not None and self.method != "top-k":
+            raise ConfigError(f"`top_k` applies only to --threshold top-k, got threshold {self.method!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the corpus comes from: a source name or a path, the file it needs, loader options."""
+
+    source: str
+    data: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source:
+            raise ConfigError(f"`dataset` must be a source name or a path, got {self.source!r}")
+        if self.data is not None and not isinstance(self.data, str):
+            raise ConfigError(f"`data` must be a path, got {self.data!r}")
+        if not isinstance(self.options, Mapping):
+            raise ConfigError(f"`data_options` must be a mapping, got {self.options!r}")
+        _check_json_ready("data_options", self.options)
+        object.__setattr__(self, "options", dict(self.options))
+
+
+def _check_seed(seed: Any) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"`seed` must be an integer >= 0, got {seed!r}")
+
+
+def _check_options(options: Any) -> dict[str, Any]:
+    if not isinstance(options, Mapping):
+        raise ConfigError(f"`model_options` must be a mapping, got {options!r}")
+    _check_json_ready("model_options", options)
+    for key in options:
+        if key in RUN_KEYS or key in {"losses", "svm"}:
+            raise ConfigError(f"`{key}` is a run setting, not a model option")
+    return dict(options)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: data, model kind, loss, seed, thresholding and the model's own options.
+
+    Attributes:
+        data: the corpus.
+        model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
+        loss: a loss preset name (``mlbalance.losses.LOSS_NAMES``); ignored by the SVM.
+        seed: seeds the model (passed on where its constructor takes ``seed``).
+        threshold: how thresholds are tuned on validation.
+        model_options: further constructor arguments of the model (``max_epochs``, ``lr``, ...).
+    """
+
+    data: DataConfig
+    model: ModelKind = "tfidf"
+    loss: str = "db"
+    seed: int = 0
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_choice("model", self.model, MODEL_KINDS)
+        if not isinstance(self.loss, str) or not self.loss:
+            raise ConfigError(f"`loss` must be a loss name, got {self.loss!r}")
+        _check_seed(self.seed)
+        object.__setattr__(self, "model_options", _check_options(self.model_options))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """Build from a flat mapping of flag names (as read from a config file plus flags)."""
+        values = normalise_keys(values)
+        if "dataset" not in values or values["dataset"] is None:
+            raise ConfigError("`dataset` is required (a source name or a path), e.g. --dataset reuters21578")
+        for key in ("losses", "svm"):
+            if key in values:
+                raise ConfigError(f"`{key}` is a setting of `compare`, not of `train`")
+        options = dict(values.get("model_options") or {})
+        options.update({k: v for k, v in values.items() if k not in RUN_KEYS})
+        return cls(
+            data=DataConfig(values["dataset"], values.get("data"), values.get("data_options") or {}),
+            model=values.get("model", "tfidf"),
+            loss=values.get("loss", "db"),
+            seed=values.get("seed", 0),
+            threshold=ThresholdConfig(values.get("threshold", "grid"), values.get("top_k")),
+            model_options=options,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (written to a run directory's ``config.json``)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """A comparison: one model trained with several losses, optionally beside the SVM baseline.
+
+    Attributes:
+        data: the corpus.
+        model: the model every loss trains (``"tfidf"`` or ``"transformer"``).
+        losses: loss preset names, in report order.
+        svm: also train the paper's TF-IDF + linear SVM baseline.
+        seed, threshold, model_options: as in :class:`TrainConfig` (model options apply to ``model``;
+            the SVM receives those of them its constructor takes).
+    """
+
+    data: DataConfig
+    model: ModelKind = "tfidf"
+    losses: tuple[str, ...] = ()
+    svm: bool = False
+    seed: int = 0
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_choice("model", self.model, MODEL_KINDS)
+        if self.model == "svm":
+            raise ConfigError(
+                "`model` of a comparison must be 'tfidf' or 'transformer'; add the SVM with --svm"
+            )
+        if isinstance(self.losses, str) or not all(isinstance(x, str) and x for x in self.losses):
+            raise ConfigError(f"`losses` must be a list of loss names, got {self.losses!r}")
+        object.__setattr__(self, "losses", tuple(self.losses))
+        if len(set(self.losses)) != len(self.losses):
+            raise ConfigError(f"`losses` names a loss twice: {list(self.losses)}")
+        if not self.losses and not self.svm:
+            raise ConfigError("a comparison needs at least one loss or --svm")
+        if not isinstance(self.svm, bool):
+            raise ConfigError(f"`svm` must be true or false, got {self.svm!r}")
+        _check_seed(self.seed)
+        object.__setattr__(self, "model_options", _check_options(self.model_options))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> CompareConfig:
+        """Build from a flat mapping of flag names (as read from a config file plus flags)."""
+        values = normalise_keys(values)
+        if "dataset" not in values or values["dataset"] is None:
+            raise ConfigError("`dataset` is required (a source name or a path), e.g. --dataset reuters21578")
+        if "loss" in values:
+            raise ConfigError("`loss` is a setting of `train`; a comparison takes `losses`")
+        options = dict(values.get("model_options") or {})
+        options.update({k: v for k, v in values.items() if k not in COMPARE_KEYS})
+        return cls(
+            data=DataConfig(values["dataset"], values.get("data"), values.get("data_options") or {}),
+            model=values.get("model", "tfidf"),
+            losses=parse_losses(values.get("losses", "all")),
+            svm=values.get("svm", False),
+            seed=values.get("seed", 0),
+            threshold=ThresholdConfig(values.get("threshold", "grid"), values.get("top_k")),
+            model_options=options,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def train_config(self, loss: str | None) -> TrainConfig:
+        """The :class:`TrainConfig` of one cell: ``loss`` with :attr:`model`, or the SVM for None."""
+        return TrainConfig(
+            data=self.data,
+            model="svm" if loss is None else self.model,
+            loss="db" if loss is None else loss,
+            seed=self.seed,
+            threshold=self.threshold,
+            model_options=self.model_options,
+        )
+
+
+def parse_losses(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"all"`` → every preset; ``"a,b"`` → ``("a", "b")``; a list is kept; ``""``/None → none.
+
+    Raises:
+        ConfigError: a name that is not a loss preset (when the losses module is available).
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return tuple(_loss_names() or ())
+        names = tuple(part.strip() for part in value.split(",") if part.strip())
+    elif isinstance(value, Sequence):
+        names = tuple(value)
+    else:
+        raise ConfigError(f"`losses` must be 'all', a comma-separated string or a list, got {value!r}")
+    known = _loss_names()
+    if known is not None:
+        for name in names:
+            if name not in known:
+                raise ConfigError(f"unknown loss {name!r}; choose from {known} or 'all'")
+    return names
+
+
+def _loss_names() -> tuple[str, ...] | None:
+    try:
+        from mlbalance.losses import LOSS_NAMES
+    except ImportError:  # the losses package is optional to this module's callers
+        return None
+    return tuple(LOSS_NAMES)
+
+
+def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys with dashes become underscores (``max-epochs`` → ``max_epochs``)."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"a configuration must be a mapping of settings, got {type(values).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"configuration keys must be strings, got {key!r}")
+        norm = key.strip().replace("-", "_")
+        if norm in out:
+            raise ConfigError(f"setting {key!r} is given twice")
+        out[norm] = value
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) config file as a flat mapping.
+
+    Keys are normalised (dashes → underscores). Relative paths in the file are resolved against the
+    working directory, as on the command line.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, malformed or not a mapping.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".yaml", ".yml", ".toml"}:
+        raise ConfigError(
+            f"config file {path}: expected a .yaml, .yml or .toml file, got {suffix or 'no suffix'!r}"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ModuleNotFoundError:
+                raise ConfigError("TOML config files need Python >= 3.11 or the 'tomli' package") from None
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of settings, got {type(data).__name__}")
+    try:
+        return normalise_keys(data)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None

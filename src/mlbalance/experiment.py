@@ -1,0 +1,498 @@
+"""Train one model, or compare one model across balancing losses (and the SVM baseline).
+
+:func:`train` is ``mlbalance train``: load the corpus, fit, tune thresholds on validation, evaluate
+validation and test, and (given ``out``) write a run directory. :func:`compare` is
+``mlbalance compare``: one :func:`train` per loss preset (and the SVM), each in its own run
+directory, gathered into one Table 2 + Table 3 report. A finished run directory is reused, so an
+interrupted comparison continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlbalance._atomic import atomic_write_json, atomic_write_text
+from mlbalance.config import CompareConfig, DataConfig, ThresholdConfig, TrainConfig, parse_losses
+from mlbalance.errors import ConfigError, RunError
+from mlbalance.runs import (
+    CHECKPOINT_DIR,
+    Run,
+    is_complete,
+    is_run_dir,
+    load_run,
+    prepare_run_dir,
+    read_config,
+    read_metrics,
+    save_figure,
+    save_run,
+)
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus
+    from mlbalance.models.base import Classifier, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+#: The ``loss`` of the SVM's rows (it is trained with LinearSVC's squared hinge, not a preset).
+SVM_LOSS = "-"
+
+#: Told when a comparison starts a cell: ``(index, total, name, reused)``.
+CellCallback = Callable[[int, int, str, bool], None]
+
+
+def load_data(data: DataConfig) -> Corpus:
+    """The corpus a :class:`DataConfig` names."""
+    from mlbalance.data import load_corpus
+
+    return load_corpus(data.source, data.data, **dict(data.options))
+
+
+def _corpus_and_data(
+    corpus_or_source: Corpus | str | Path, data: str | Path | None, data_options: Mapping[str, Any] | None
+) -> tuple[Corpus | None, DataConfig]:
+    from mlbalance.data.corpus import Corpus
+
+    if isinstance(corpus_or_source, Corpus):
+        if data is not None or data_options:
+            raise ConfigError("`data` and `data_options` apply to a source name, not to a Corpus")
+        return corpus_or_source, DataConfig(corpus_or_source.name)
+    return None, DataConfig(
+        str(corpus_or_source), None if data is None else str(data), dict(data_options or {})
+    )
+
+
+def model_kwargs(config: TrainConfig, preset: str | None, *, strict: bool = True) -> dict[str, Any]:
+    """Constructor arguments of ``config.model``: its options plus loss, seed and dataset preset.
+
+    ``loss``, ``seed`` and ``dataset`` are passed only to models that take them. With
+    ``strict=False``, options the model does not take are dropped (the SVM in a comparison).
+    """
+    from mlbalance.models.registry import model_parameters
+
+    params = set(model_parameters(config.model))
+    kwargs = dict(config.model_options)
+    if not strict:
+        dropped = sorted(set(kwargs) - params)
+        if dropped:
+            log.debug("%s ignores the options %s", config.model, dropped)
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    if "loss" in params:
+        kwargs["loss"] = config.loss
+    if "seed" in params:
+        kwargs["seed"] = config.seed
+    if "dataset" in params and preset is not None:
+        kwargs.setdefault("dataset", preset)
+    return kwargs
+
+
+def _evaluate(
+    model: Classifier,
+    corpus: Corpus,
+    threshold: ThresholdConfig,
+    progress: ProgressCallback | None,
+    loss_label: str,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Score validation and test, tune thresholds on validation, and evaluate both splits."""
+    from mlbalance.evaluation import evaluate, tune_thresholds
+
+    if len(corpus.validation) == 0:
+        raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
+    stats = model.stats_
+    y_val = corpus.labels("validation")
+    s_val = model.scores(corpus.validation.texts, progress=progress)
+    thresholds = tune_thresholds(
+        s_val, y_val, method=threshold.method, score_kind=model.score_kind, k=threshold.k
+    )
+    rows = evaluate(s_val, y_val, stats, thresholds, split="validation")
+    if len(corpus.test):
+        s_test = model.scores(corpus.test.texts, progress=progress)
+        rows += evaluate(s_test, corpus.labels("test"), stats, thresholds, split="test")
+    return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows]
+
+
+def run_report(rows: Sequence[Mapping[str, Any]], title: str) -> str:
+    """Markdown of Table 2 and Table 3 (test split) with the validation Table 2 after them."""
+    from mlbalance.evaluation.report import table2_markdown, table3_markdown
+
+    test = [dict(r) for r in rows if r["split"] == "test"]
+    val = [dict(r) for r in rows if r["split"] == "validation"]
+    parts = [f"# {title}\n"]
+    if test:
+        parts += ["## Table 2 — test, micro-F1 / macro-F1 (%) by label group\n", table2_markdown(test)]
+        parts += [
+            "## Table 3 — test, micro-F1 / macro-F1 (%) by labels per document\n",
+            table3_markdown(test),
+        ]
+    if val:
+        parts += ["## Validation (thresholds tuned here)\n", table2_markdown(val)]
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+def _f1_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    from mlbalance.evaluation.plots import plot_f1_by_group
+
+    return plot_f1_by_group([dict(r) for r in rows if r["split"] == "test"])
+
+
+def train(
+    corpus_or_source: Corpus | str | Path,
+    model: str = "tfidf",
+    loss: str = "db",
+    out: str | Path | None = None,
+    *,
+    data: str | Path | None = None,
+    data_options: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    threshold: str = "grid",
+    top_k: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    **model_options: Any,
+) -> Run:
+    """Train a model, tune its thresholds on validation, evaluate it, and optionally save the run.
+
+    Args:
+        corpus_or_source: a :class:`~mlbalance.data.corpus.Corpus`, a source name
+            (``"reuters21578"``, ``"synthetic:tiny"``) or a path to a JSONL/CSV file or folder.
+        model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
+        loss: a loss preset (``mlbalance.losses.LOSS_NAMES``); the SVM has none.
+        out: a run directory to write (None: keep the run in memory only).
+        data: the file a source name needs (e.g. the Reuters archive).
+        data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
+        seed: the model's seed.
+        threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"`` or ``"top-k"``.
+        top_k: labels per document for ``threshold="top-k"``.
+        resume: continue an interrupted run in ``out`` from its checkpoint.
+        overwrite: replace a finished run in ``out``.
+        progress: a :class:`~mlbalance.models.base.ProgressCallback`.
+        **model_options: constructor arguments of the model (``max_epochs``, ``lr``, ...).
+
+    Returns:
+        The :class:`~mlbalance.runs.Run`, with validation and test metric rows.
+
+    Example:
+        >>> run = mlbalance.train("my_corpus/", model="tfidf", loss="db", out="runs/db")  # doctest: +SKIP
+        >>> run.predict(["Wheat exports rose ..."])  # doctest: +SKIP
+    """
+    corpus, data_config = _corpus_and_data(corpus_or_source, data, data_options)
+    config = TrainConfig(
+        data=data_config,
+        model=model,  # type: ignore[arg-type]
+        loss=loss,
+        seed=seed,
+        threshold=ThresholdConfig(threshold, top_k),  # type: ignore[arg-type]
+        model_options=model_options,
+    )
+    return train_config(config, out, corpus=corpus, resume=resume, overwrite=overwrite, progress=progress)
+
+
+def train_config(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    corpus: Corpus | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    strict: bool = True,
+) -> Run:
+    """:func:`train` from a :class:`TrainConfig` (what the CLI builds); ``corpus`` skips loading."""
+    from mlbalance.models.registry import build_model
+
+    if config.model != "svm":
+        parse_losses([config.loss])  # an unknown preset fails before any work
+    if corpus is None:
+        corpus = load_data(config.data)
+    clf = build_model(config.model, **model_kwargs(config, corpus.preset, strict=strict))
+    run_config = config.to_dict()
+    if out is not None:
+        out = prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite)
+    start = time.perf_counter()
+    clf.fit(
+        corpus,
+        progress=progress,
+        checkpoint_dir=None if out is None else Path(out) / CHECKPOINT_DIR,
+        resume=resume,
+    )
+    fitted = time.perf_counter()
+    loss_label = SVM_LOSS if config.model == "svm" else config.loss
+    thresholds, rows = _evaluate(clf, corpus, config.threshold, progress, loss_label)
+    timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
+    title = f"{clf.name} · {loss_label} on {corpus.name}"
+    report = run_report(rows, title)
+    if out is None:
+        return Run(model=clf, thresholds=thresholds, metrics=rows, config=run_config, report=report)
+    return save_run(
+        out,
+        config=run_config,
+        model=clf,
+        thresholds=thresholds,
+        metrics=rows,
+        report=report,
+        figures={"f1_by_group": _f1_figure(rows)},
+        timing=timing,
+    )
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` returns.
+
+    Attributes:
+        rows: metric rows of every run, validation and test (keys ``model``, ``loss``, ``split``,
+            ``group``, ``micro_f1``, ``macro_f1``, ...; F1 as fractions).
+        report: the Markdown report (Table 2 and Table 3 of the test split).
+        directory: the output folder (None when nothing was written).
+        run_dirs: each cell's name (``"tfidf-db"``, ``"svm"``) → its run directory (or None).
+        runs: the runs trained in memory (``out=None``), by cell name.
+        reused: the cells whose finished run directories were reused.
+        timing: seconds each cell took to train and evaluate (0.0 for a reused cell).
+    """
+
+    rows: list[dict[str, Any]]
+    report: str
+    directory: Path | None = None
+    run_dirs: dict[str, Path | None] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def test_rows(self, group: str = "total") -> list[dict[str, Any]]:
+        """The test rows of one group, one per cell."""
+        return [r for r in self.rows if r["split"] == "test" and r["group"] == group]
+
+    def load(self, name: str) -> Run:
+        """The run of cell ``name`` (from memory or its run directory)."""
+        if name in self.runs:
+            return self.runs[name]
+        path = self.run_dirs.get(name)
+        if path is None:
+            raise RunError(f"no run named {name!r}; runs: {sorted(self.run_dirs)}")
+        return load_run(path)
+
+
+def cell_name(config: TrainConfig) -> str:
+    """The run directory name of a comparison cell: ``"<model>-<loss>"``, or ``"svm"``."""
+    return "svm" if config.model == "svm" else f"{config.model}-{config.loss}"
+
+
+def compare(
+    corpus_or_source: Corpus | str | Path,
+    model: str = "tfidf",
+    losses: str | Sequence[str] = "all",
+    svm: bool = True,
+    out: str | Path | None = None,
+    *,
+    data: str | Path | None = None,
+    data_options: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    threshold: str = "grid",
+    top_k: int | None = None,
+    progress: ProgressCallback | None = None,
+    on_cell: CellCallback | None = None,
+    **model_options: Any,
+) -> Comparison:
+    """Train ``model`` with each loss in ``losses`` (and the SVM), and report them side by side.
+
+    Each cell is a :func:`train` run in its own directory under ``out`` (``out/tfidf-db``,
+    ``out/svm``, ...); a cell whose finished run directory exists with the same configuration is
+    reused, so a comparison interrupted part-way continues where it stopped. ``out`` receives
+    ``results.json`` (rows), ``results.csv``, ``results.md`` (Table 2 + Table 3),
+    ``plots/f1_by_group.png`` and ``plots/dataset.png``.
+
+    Args:
+        corpus_or_source: a corpus, a source name or a path (as for :func:`train`).
+        model: the model each loss trains (``"tfidf"`` or ``"transformer"``).
+        losses: ``"all"``, ``"bce,db"`` or a list of preset names.
+        svm: also train the TF-IDF + linear SVM baseline.
+        out: the output folder (None: nothing is written).
+        data, data_options, seed, threshold, top_k, progress: as for :func:`train`.
+        on_cell: told as each cell starts: ``(index, total, name, reused)``.
+        **model_options: constructor arguments of ``model`` (the SVM gets those it takes).
+
+    Example:
+        >>> result = mlbalance.compare("reuters21578", data="reuters21578.tar.gz",
+        ...                            losses="bce,db", svm=True, out="runs/cmp")  # doctest: +SKIP
+        >>> print(result.report)  # doctest: +SKIP
+    """
+    corpus, data_config = _corpus_and_data(corpus_or_source, data, data_options)
+    config = CompareConfig(
+        data=data_config,
+        model=model,  # type: ignore[arg-type]
+        losses=parse_losses(losses),
+        svm=svm,
+        seed=seed,
+        threshold=ThresholdConfig(threshold, top_k),  # type: ignore[arg-type]
+        model_options=model_options,
+    )
+    return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell)
+
+
+def compare_config(
+    config: CompareConfig,
+    out: str | Path | None = None,
+    *,
+    corpus: Corpus | None = None,
+    progress: ProgressCallback | None = None,
+    on_cell: CellCallback | None = None,
+) -> Comparison:
+    """:func:`compare` from a :class:`CompareConfig` (what the CLI builds)."""
+    cells = [config.train_config(loss) for loss in config.losses]
+    if config.svm:
+        cells.append(config.train_config(None))
+    out_dir = None if out is None else Path(out)
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise RunError(f"{out_dir} exists and is not a directory")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out_dir / "compare.json", config.to_dict())
+
+    result = Comparison(rows=[], report="", directory=out_dir)
+    for index, cell in enumerate(cells):
+        name = cell_name(cell)
+        run_dir = None if out_dir is None else out_dir / name
+        result.run_dirs[name] = run_dir
+        if run_dir is not None and is_complete(run_dir):
+            stored = read_config(run_dir).get("run")
+            if stored != cell.to_dict():
+                raise RunError(
+                    f"{run_dir} holds a finished run with another configuration; "
+                    "remove it or choose another --out"
+                )
+            if on_cell:
+                on_cell(index, len(cells), name, True)
+            log.info("reusing the finished run %s", run_dir)
+            result.rows += read_metrics(run_dir)
+            result.reused.append(name)
+            result.timing[name] = 0.0
+            continue
+        if on_cell:
+            on_cell(index, len(cells), name, False)
+        if corpus is None:
+            corpus = load_data(config.data)
+        resume = (
+            run_dir is not None and is_run_dir(run_dir) and read_config(run_dir).get("run") == cell.to_dict()
+        )
+        start = time.perf_counter()
+        run = train_config(
+            cell, run_dir, corpus=corpus, resume=resume, progress=progress, strict=cell.model != "svm"
+        )
+        result.timing[name] = time.perf_counter() - start
+        result.rows += run.metrics
+        if run_dir is None:
+            result.runs[name] = run
+
+    title = f"{config.model} with {len(config.losses)} losses" + (" and the SVM" if config.svm else "")
+    corpus_name = corpus.name if corpus is not None else config.data.source
+    result.report = run_report(result.rows, f"{title} on {corpus_name}")
+    if out_dir is not None:
+        _write_comparison(out_dir, result, corpus, config)
+    return result
+
+
+def _write_comparison(
+    out_dir: Path, result: Comparison, corpus: Corpus | None, config: CompareConfig
+) -> None:
+    from mlbalance.evaluation.report import rows_to_csv, rows_to_json
+
+    atomic_write_text(out_dir / "results.json", rows_to_json(result.rows))
+    atomic_write_text(out_dir / "results.csv", rows_to_csv(result.rows))
+    atomic_write_text(out_dir / "results.md", result.report)
+    timing = {name: round(seconds, 3) for name, seconds in result.timing.items()}
+    atomic_write_json(out_dir / "timing.json", timing)
+    save_figure(_f1_figure(result.rows), out_dir / "plots" / "f1_by_group.png")
+    if corpus is None:
+        corpus = load_data(config.data)
+    save_figure(_dataset_figure(corpus), out_dir / "plots" / "dataset.png")
+
+
+def _dataset_figure(corpus: Corpus) -> Any:
+    from mlbalance.plots import plot_dataset
+
+    return plot_dataset(corpus.stats(), corpus.labels("train"))
+
+
+def reevaluate(
+    run: Run,
+    *,
+    threshold: str | None = None,
+    top_k: int | None = None,
+    corpus: Corpus | None = None,
+    data: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> Run:
+    """Score the run's corpus again, tune thresholds on validation, evaluate, and store the result.
+
+    Args:
+        run: a finished run (from :func:`~mlbalance.runs.load_run`).
+        threshold: the thresholding method (None: the run's own).
+        top_k: labels per document for ``"top-k"``.
+        corpus: the corpus (None: loaded from the run's configuration).
+        data: a new location of the data file the run's source reads.
+        progress: a progress callback.
+
+    Returns:
+        The run with its new thresholds and metrics (also written to its directory, if any).
+    """
+    from mlbalance.runs import update_run
+
+    stored = TrainConfig.from_mapping(
+        {
+            "dataset": run.config["data"]["source"],
+            "data": run.config["data"].get("data"),
+            "data_options": run.config["data"].get("options") or {},
+            "model": run.config["model"],
+            "loss": run.config["loss"],
+            "seed": run.config["seed"],
+            "model_options": run.config.get("model_options") or {},
+            **(
+                {"threshold": run.config["threshold"]["method"], "top_k": run.config["threshold"]["k"]}
+                if threshold is None
+                else {"threshold": threshold, "top_k": top_k}
+            ),
+        }
+    )
+    if data is not None:
+        stored = TrainConfig(
+            data=DataConfig(stored.data.source, str(data), stored.data.options),
+            model=stored.model,
+            loss=stored.loss,
+            seed=stored.seed,
+            threshold=stored.threshold,
+            model_options=stored.model_options,
+        )
+    if corpus is None:
+        corpus = load_data(stored.data)
+    if corpus.label_space != run.model.label_space_:
+        raise ConfigError(
+            f"the corpus {corpus.name!r} has other labels ({len(corpus.label_space)}) than the run "
+            f"({len(run.model.label_space_)}); evaluate on the corpus it was trained on"
+        )
+    loss_label = SVM_LOSS if stored.model == "svm" else stored.loss
+    thresholds, rows = _evaluate(run.model, corpus, stored.threshold, progress, loss_label)
+    config = dict(run.config)
+    config["threshold"] = {"method": stored.threshold.method, "k": stored.threshold.k}
+    report = run_report(rows, f"{run.model.name} · {loss_label} on {corpus.name}")
+    if run.directory is not None:
+        update_run(
+            run.directory,
+            config=config,
+            thresholds=thresholds,
+            metrics=rows,
+            report=report,
+            figures={"f1_by_group": _f1_figure(rows)},
+        )
+    return Run(
+        model=run.model,
+        thresholds=thresholds,
+        metrics=rows,
+        config=config,
+        directory=run.directory,
+        report=report,
+    )

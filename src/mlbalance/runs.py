@@ -1,0 +1,388 @@
+"""Run directories: everything a trained model needs to predict and to be reported, on disk.
+
+Layout of ``RUN_DIR``::
+
+    config.json        format version, model kind, the run's TrainConfig, the model's own config
+    labels.json        label names, in score-column order
+    label_stats.json   LabelStats of the training split
+    model/             the model's files (``model.safetensors`` for torch models; the SVM's
+                       coefficients as safetensors/npz — nothing that executes code on load)
+    thresholds.json    thresholds tuned on validation
+    metrics.json       rows for the validation and test splits (see mlbalance.evaluation.evaluate)
+    history.json       the model's per-epoch training history
+    timing.json        seconds spent fitting and scoring
+    report.md          Table 2 and Table 3 of the run
+    plots/             figures (F1 by label group)
+    checkpoint/        only while training: the model's resumable checkpoint
+    COMPLETE           written last: a directory without it is an unfinished run
+
+Every file is written atomically; ``COMPLETE`` is removed before a finished run is rewritten and
+written again only after every other file, so a half-written run is never loaded as a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlbalance import __version__
+from mlbalance._atomic import atomic_write_json, atomic_write_text
+from mlbalance.errors import RunError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from mlbalance.data.corpus import LabelSpace
+    from mlbalance.data.stats import LabelStats
+    from mlbalance.evaluation import Thresholds
+    from mlbalance.models.base import Classifier, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+COMPLETE = "COMPLETE"
+CONFIG = "config.json"
+MODEL_DIR = "model"
+CHECKPOINT_DIR = "checkpoint"
+
+
+def is_run_dir(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a run (finished or not): it has an mlbalance ``config.json``."""
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        return False
+    try:
+        return "format_version" in json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def is_complete(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a finished run (its ``COMPLETE`` marker exists)."""
+    return (Path(directory) / COMPLETE).is_file()
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a run directory (finished or not).
+
+    Raises:
+        RunError: no run there, or the file is malformed or of another format version.
+    """
+    directory = Path(directory)
+    path = directory / CONFIG
+    if not directory.is_dir():
+        raise RunError(f"no run directory at {directory}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{directory} is not a run directory (it has no {CONFIG})") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(config, dict) or "format_version" not in config:
+        raise RunError(f"{path} is not an mlbalance run configuration")
+    if config["format_version"] != FORMAT_VERSION:
+        raise RunError(
+            f"{directory} is a run of format version {config['format_version']!r}; "
+            f"this mlbalance ({__version__}) reads version {FORMAT_VERSION}"
+        )
+    return config
+
+
+def prepare_run_dir(
+    directory: str | Path,
+    config: Mapping[str, Any],
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Make ``directory`` ready for a new (or resumed) run and write its ``config.json``.
+
+    Args:
+        directory: the run directory; created if missing.
+        config: the run's configuration (JSON-ready), stored under ``"run"`` in ``config.json``.
+        resume: keep the ``checkpoint/`` of an unfinished run so training continues from it.
+        overwrite: replace a finished run. Without it a finished run is an error.
+
+    Raises:
+        RunError: the directory holds a finished run (without ``overwrite``), or is a non-empty
+            folder that is not a run directory, or ``resume`` is asked of a run with another config.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"{directory} exists and is not a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not is_run_dir(directory):
+        raise RunError(f"{directory} exists, is not empty and is not a run directory; choose another --out")
+    if is_complete(directory):
+        if not overwrite:
+            raise RunError(
+                f"{directory} already holds a finished run; pass --overwrite to replace it "
+                "or choose another --out"
+            )
+        (directory / COMPLETE).unlink()
+        log.info("replacing the finished run in %s", directory)
+    config = json.loads(json.dumps(dict(config)))  # a JSON-ready copy; fails early on odd values
+    if resume and is_run_dir(directory):
+        previous = read_config(directory).get("run")
+        if previous is not None and previous != config:
+            raise RunError(
+                f"cannot resume {directory}: it was started with another configuration "
+                f"({_first_difference(previous, config)}); train into a new --out instead"
+            )
+    elif not resume:
+        shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        directory / CONFIG,
+        {"format_version": FORMAT_VERSION, "mlbalance_version": __version__, "run": config},
+    )
+    return directory
+
+
+def _first_difference(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> str:
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a != b:
+            if isinstance(a, Mapping) and isinstance(b, Mapping):
+                return _first_difference(a, b, f"{prefix}{key}.")
+            return f"{prefix}{key}: {a!r} then, {b!r} now"
+    return "none"
+
+
+def save_run(
+    directory: str | Path,
+    *,
+    config: Mapping[str, Any],
+    model: Classifier,
+    thresholds: Thresholds,
+    metrics: Sequence[Mapping[str, Any]],
+    report: str | None = None,
+    figures: Mapping[str, Figure] | None = None,
+    timing: Mapping[str, float] | None = None,
+) -> Run:
+    """Write a finished run into ``directory`` (made ready by :func:`prepare_run_dir`), ``COMPLETE`` last.
+
+    Args:
+        directory: the run directory.
+        config: the run's configuration (as given to :func:`prepare_run_dir`).
+        model: the fitted classifier.
+        thresholds: thresholds tuned on validation.
+        metrics: evaluation rows (validation and test).
+        report: Markdown of the run's tables.
+        figures: ``{file stem: figure}`` saved as PNG under ``plots/``.
+        timing: seconds spent, e.g. ``{"fit_seconds": ..., "score_seconds": ...}``.
+
+    Returns:
+        The finished :class:`Run`.
+    """
+    from mlbalance.models.registry import save_model
+
+    directory = Path(directory)
+    (directory / COMPLETE).unlink(missing_ok=True)
+    config = json.loads(json.dumps(dict(config)))
+    atomic_write_json(
+        directory / CONFIG,
+        {
+            "format_version": FORMAT_VERSION,
+            "mlbalance_version": __version__,
+            "run": config,
+            "model": {"kind": model.name, "score_kind": model.score_kind, "config": model.get_config()},
+        },
+    )
+    atomic_write_json(directory / "labels.json", list(model.label_space_.names))
+    atomic_write_json(directory / "label_stats.json", model.stats_.to_dict())
+    model_dir = directory / MODEL_DIR
+    shutil.rmtree(model_dir, ignore_errors=True)
+    save_model(model, model_dir)
+    atomic_write_json(directory / "thresholds.json", thresholds.to_dict())
+    metrics = [dict(row) for row in metrics]
+    atomic_write_json(directory / "metrics.json", _json_ready(metrics))
+    atomic_write_json(directory / "history.json", _json_ready(list(getattr(model, "history_", []))))
+    if timing is not None:
+        atomic_write_json(directory / "timing.json", dict(timing))
+    if report is not None:
+        atomic_write_text(directory / "report.md", report)
+    for stem, figure in (figures or {}).items():
+        save_figure(figure, directory / "plots" / f"{stem}.png")
+    atomic_write_text(directory / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
+    return Run(
+        model=model,
+        thresholds=thresholds,
+        metrics=metrics,
+        config=config,
+        directory=directory,
+        report=report,
+    )
+
+
+def update_run(
+    directory: str | Path,
+    *,
+    config: Mapping[str, Any],
+    thresholds: Thresholds,
+    metrics: Sequence[Mapping[str, Any]],
+    report: str | None = None,
+    figures: Mapping[str, Figure] | None = None,
+) -> None:
+    """Replace a finished run's thresholds, metrics, report and figures (``COMPLETE`` removed meanwhile)."""
+    directory = Path(directory)
+    stored = read_config(directory)
+    if not is_complete(directory):
+        raise RunError(f"{directory} is an unfinished run (no {COMPLETE} marker)")
+    (directory / COMPLETE).unlink()
+    stored["run"] = json.loads(json.dumps(dict(config)))
+    atomic_write_json(directory / CONFIG, stored)
+    atomic_write_json(directory / "thresholds.json", thresholds.to_dict())
+    atomic_write_json(directory / "metrics.json", _json_ready([dict(r) for r in metrics]))
+    if report is not None:
+        atomic_write_text(directory / "report.md", report)
+    for stem, figure in (figures or {}).items():
+        save_figure(figure, directory / "plots" / f"{stem}.png")
+    atomic_write_text(directory / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: int = 110) -> None:
+    """Save a matplotlib figure as PNG atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    from mlbalance._atomic import atomic_open
+
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _json_ready(value: Any) -> Any:
+    """numpy scalars/arrays → Python numbers/lists, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass
+class Run:
+    """A trained model with its thresholds and metrics; what :func:`load_run` and ``train`` return.
+
+    Attributes:
+        model: the fitted classifier.
+        thresholds: thresholds tuned on validation.
+        metrics: evaluation rows (``split`` ``"validation"`` and ``"test"``).
+        config: the run's configuration.
+        directory: where the run lives (None for a run kept only in memory).
+        report: the Markdown tables of the run, if any.
+    """
+
+    model: Classifier
+    thresholds: Thresholds
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    directory: Path | None = None
+    report: str | None = None
+
+    @property
+    def label_space(self) -> LabelSpace:
+        return self.model.label_space_
+
+    @property
+    def stats(self) -> LabelStats:
+        return self.model.stats_
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.model.label_space_.names
+
+    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """The model's scores, shape ``(len(texts), n_labels)``."""
+        return self.model.scores(list(texts), progress=progress)
+
+    def predict(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> list[list[str]]:
+        """The predicted label names of each text (thresholds applied)."""
+        return self.predict_with_scores(texts, progress=progress)[0]
+
+    def predict_with_scores(
+        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> tuple[list[list[str]], np.ndarray]:
+        """Predicted label names of each text and the score matrix they came from."""
+        scores = self.scores(texts, progress=progress)
+        return self.label_space.decode(self.thresholds.predict(scores)), scores
+
+    def test_rows(self, group: str | None = None) -> list[dict[str, Any]]:
+        """Metric rows of the test split (of one group if given)."""
+        return [
+            r for r in self.metrics if r.get("split") == "test" and (group is None or r["group"] == group)
+        ]
+
+
+def load_run(directory: str | Path) -> Run:
+    """Load a finished run directory.
+
+    Raises:
+        RunError: no run there, an unfinished run (no ``COMPLETE`` marker), or files that are
+            missing or malformed.
+    """
+    from mlbalance.evaluation import Thresholds
+    from mlbalance.models.registry import load_model
+
+    directory = Path(directory)
+    config = read_config(directory)
+    if not is_complete(directory):
+        raise RunError(
+            f"{directory} is an unfinished run (no {COMPLETE} marker): its training was interrupted or "
+            "is still going; finish it with `mlbalance train ... --resume` or train again"
+        )
+    model = load_model(directory / MODEL_DIR)
+    thresholds_dict = _read_json(directory / "thresholds.json")
+    try:
+        thresholds = Thresholds.from_dict(thresholds_dict)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"{directory / 'thresholds.json'} is malformed: {exc}") from None
+    labels = _read_json(directory / "labels.json")
+    if list(model.label_space_.names) != labels:
+        raise RunError(f"{directory}: the model's labels differ from labels.json")
+    metrics = _read_json(directory / "metrics.json")
+    report_path = directory / "report.md"
+    report = report_path.read_text(encoding="utf-8") if report_path.is_file() else None
+    return Run(
+        model=model,
+        thresholds=thresholds,
+        metrics=metrics,
+        config=config.get("run", {}),
+        directory=directory,
+        report=report,
+    )
+
+
+def read_metrics(directory: str | Path) -> list[dict[str, Any]]:
+    """The metric rows of a finished run, without loading its model.
+
+    Raises:
+        RunError: no finished run there.
+    """
+    directory = Path(directory)
+    read_config(directory)
+    if not is_complete(directory):
+        raise RunError(f"{directory} is an unfinished run (no {COMPLETE} marker)")
+    return _read_json(directory / "metrics.json")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"the run file {path} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"the run file {path} cannot be read: {exc}") from None
