@@ -1,6 +1,62 @@
-"""Data sources as one :class:`~mlbalance.data.corpus.Corpus`, and label statistics."""
+"""Data sources as one :class:`~mlbalance.data.corpus.Corpus`, and label statistics.
+
+:func:`load_corpus` is the single entry point: every source becomes the same three splits over one
+label space.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
 
 from mlbalance.data.corpus import Corpus, LabelSpace, Split
-from mlbalance.data.stats import LabelStats
+from mlbalance.data.stats import DATASET_GROUPING, LabelStats
+from mlbalance.errors import DataError
 
-__all__ = ["Corpus", "LabelSpace", "LabelStats", "Split"]
+#: Named sources; anything else is read as a path to a JSONL/CSV file or a folder of split files.
+SOURCES = ("reuters21578", "bioasq", "synthetic:<preset>")
+
+
+def load_corpus(source: str, data: str | os.PathLike[str] | None = None, **options: Any) -> Corpus:
+    """Load any supported source as a :class:`Corpus`.
+
+    Args:
+        source: ``"reuters21578"``; ``"bioasq"``; ``"synthetic:<preset>"`` (``tiny``, ``small``,
+            ``reuters-like``, ``pubmed-like``); or a path to a JSONL/CSV file or a folder of split files.
+        data: for ``reuters21578`` the ``.tar.gz`` or folder (None: ``$MLBALANCE_DATA``, the cache,
+            then download); for ``bioasq`` the JSON file; ignored otherwise (must be None).
+        **options: passed to the source's loader: :func:`~mlbalance.data.reuters.load_reuters`,
+            :func:`~mlbalance.data.bioasq.load_bioasq`, :func:`~mlbalance.data.synthetic.load_synthetic`
+            or :func:`~mlbalance.data.files.load_files`.
+
+    Raises:
+        DataError: unknown source, missing or malformed data.
+    """
+    if source in ("reuters21578", "reuters"):
+        from mlbalance.data.reuters import load_reuters
+
+        return load_reuters(data, **options)
+    if source in ("bioasq", "pubmed"):
+        from mlbalance.data.bioasq import load_bioasq
+
+        if data is None:
+            raise DataError("the bioasq source needs the path of a BioASQ Task A JSON file (--data)")
+        return load_bioasq(data, **options)
+    if source.startswith("synthetic:"):
+        from mlbalance.data.synthetic import load_synthetic
+
+        if data is not None:
+            raise DataError(f"{source} is generated; it takes no data path, got {str(data)!r}")
+        return load_synthetic(source.split(":", 1)[1], **options)
+    path = Path(data) if data is not None and source in ("files", "jsonl", "csv") else Path(source)
+    if path.exists():
+        from mlbalance.data.files import load_files
+
+        return load_files(path, **options)
+    raise DataError(
+        f"unknown data source {source!r}: expected one of {SOURCES} or an existing JSONL/CSV file or folder"
+    )
+
+
+__all__ = ["DATASET_GROUPING", "Corpus", "LabelSpace", "LabelStats", "Split", "load_corpus"]

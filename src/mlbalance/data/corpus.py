@@ -121,8 +121,7 @@ class LabelSpace:
         csr = sp.csr_matrix(matrix)
         names = self.names
         return [
-            [names[j] for j in csr.indices[csr.indptr[i] : csr.indptr[i + 1]]]
-            for i in range(csr.shape[0])
+            [names[j] for j in csr.indices[csr.indptr[i] : csr.indptr[i + 1]]] for i in range(csr.shape[0])
         ]
 
 
