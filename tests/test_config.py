@@ -1,0 +1,148 @@
+"""Typed configuration and config files (mlbalance.config)."""
+
+import pytest
+
+from mlbalance.config import (
+    CompareConfig,
+    ConfigError,
+    DataConfig,
+    ThresholdConfig,
+    TrainConfig,
+    load_config_file,
+    normalise_keys,
+    parse_losses,
+)
+
+
+def test_train_config_from_flat_mapping_splits_model_options():
+    cfg = TrainConfig.from_mapping(
+        {
+            "dataset": "synthetic:tiny",
+            "model": "tfidf",
+            "loss": "focal",
+            "max-epochs": 3,
+            "lr": 0.5,
+            "seed": 4,
+        }
+    )
+    assert cfg.data == DataConfig("synthetic:tiny")
+    assert cfg.loss == "focal"
+    assert cfg.seed == 4
+    assert cfg.model_options == {"max_epochs": 3, "lr": 0.5}
+    assert cfg.threshold == ThresholdConfig("grid", None)
+
+
+def test_train_config_defaults_and_round_trip_dict():
+    cfg = TrainConfig(DataConfig("x.jsonl"))
+    d = cfg.to_dict()
+    assert d["model"] == "tfidf" and d["loss"] == "db" and d["seed"] == 0
+    assert d["data"] == {"source": "x.jsonl", "data": None, "options": {}}
+    assert d["threshold"] == {"method": "grid", "k": None}
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({}, "`dataset` is required"),
+        (
+            {"dataset": "d", "model": "bert"},
+            r"`model` must be one of \('tfidf', 'svm', 'transformer'\), got 'bert'",
+        ),
+        ({"dataset": "d", "seed": -1}, r"`seed` must be an integer >= 0, got -1"),
+        ({"dataset": "d", "seed": "1"}, r"`seed` must be an integer >= 0, got '1'"),
+        ({"dataset": "d", "threshold": "best"}, r"`threshold` must be one of .*got 'best'"),
+        ({"dataset": "d", "threshold": "grid", "top_k": 2}, "applies only to --threshold top-k"),
+        ({"dataset": "d", "threshold": "top-k", "top_k": 0}, r"`top_k` must be an integer >= 1, got 0"),
+        ({"dataset": "d", "losses": "all"}, "setting of `compare`"),
+        ({"dataset": "d", "model_options": {"seed": 3}}, "`seed` is a run setting"),
+        ({"dataset": "d", "max_epochs": object()}, "must hold plain values"),
+    ],
+)
+def test_train_config_rejects_bad_values(values, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig.from_mapping(values)
+
+
+def test_compare_config_resolves_losses_and_cells():
+    cfg = CompareConfig.from_mapping({"dataset": "d", "losses": "bce, db", "svm": True, "max_epochs": 2})
+    assert cfg.losses == ("bce", "db")
+    assert cfg.train_config("db").model == "tfidf"
+    assert cfg.train_config("db").model_options == {"max_epochs": 2}
+    svm = cfg.train_config(None)
+    assert svm.model == "svm"
+
+
+def test_compare_config_rejects():
+    with pytest.raises(ConfigError, match="at least one loss or --svm"):
+        CompareConfig(DataConfig("d"), losses=(), svm=False)
+    with pytest.raises(ConfigError, match="names a loss twice"):
+        CompareConfig(DataConfig("d"), losses=("db", "db"))
+    with pytest.raises(ConfigError, match="add the SVM with --svm"):
+        CompareConfig(DataConfig("d"), model="svm", losses=("db",))
+    with pytest.raises(ConfigError, match="takes `losses`"):
+        CompareConfig.from_mapping({"dataset": "d", "loss": "db"})
+
+
+def test_parse_losses():
+    LOSS_NAMES = getattr(pytest.importorskip("mlbalance.losses"), "LOSS_NAMES", None)
+    if LOSS_NAMES is None:
+        pytest.skip("mlbalance.losses is not available")
+
+    assert parse_losses("all") == tuple(LOSS_NAMES)
+    assert parse_losses("ALL") == tuple(LOSS_NAMES)
+    assert parse_losses("bce,db") == ("bce", "db")
+    assert parse_losses(["focal"]) == ("focal",)
+    assert parse_losses(None) == ()
+    with pytest.raises(ConfigError, match=r"unknown loss 'dbb'; choose from"):
+        parse_losses("bce,dbb")
+
+
+def test_normalise_keys_rejects_duplicates():
+    assert normalise_keys({"max-epochs": 1}) == {"max_epochs": 1}
+    with pytest.raises(ConfigError, match="given twice"):
+        normalise_keys({"max-epochs": 1, "max_epochs": 2})
+
+
+def test_yaml_and_toml_files_give_the_same_config(tmp_path):
+    yaml_path = tmp_path / "c.yaml"
+    yaml_path.write_text(
+        "dataset: synthetic:tiny\nmodel: tfidf\nloss: cb\nseed: 2\nmax-epochs: 4\n"
+        "model_options:\n  hidden: 16\nthreshold: per-label\n"
+    )
+    toml_path = tmp_path / "c.toml"
+    toml_path.write_text(
+        'dataset = "synthetic:tiny"\nmodel = "tfidf"\nloss = "cb"\nseed = 2\nmax-epochs = 4\n'
+        'threshold = "per-label"\n[model_options]\nhidden = 16\n'
+    )
+    a = TrainConfig.from_mapping(load_config_file(yaml_path))
+    b = TrainConfig.from_mapping(load_config_file(toml_path))
+    assert a == b
+    assert a.model_options == {"hidden": 16, "max_epochs": 4}
+    assert a.threshold.method == "per-label"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("c.yaml", "dataset: [unclosed\n", "is not valid YAML"),
+        ("c.toml", "dataset = \n", "is not valid TOML"),
+        ("c.yaml", "- a\n- b\n", "expected a mapping of settings, got list"),
+        ("c.json", "{}", r"expected a \.yaml, \.yml or \.toml file"),
+    ],
+)
+def test_bad_config_files(tmp_path, name, text, match):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config_file(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"c\.yaml does not exist"):
+        load_config_file(tmp_path / "c.yaml")
+
+
+def test_empty_yaml_is_an_empty_mapping(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("")
+    assert load_config_file(path) == {}
