@@ -1,0 +1,465 @@
+"""TF-IDF features → a PyTorch head (linear or one hidden layer) trained with any balancing loss.
+
+Features stay sparse end to end: scikit-learn's TF-IDF matrix (float32 CSR) is fed batch by batch to
+an :class:`~torch.nn.EmbeddingBag` in ``"sum"`` mode with the TF-IDF values as per-sample weights —
+exactly ``X_batch @ W`` without densifying ``X``. Labels stay ``scipy.sparse`` until a batch needs them
+dense. Training runs through :func:`mlbalance.training.run_training`: early stopping on validation
+micro-F1 (at the best global threshold), the best epoch kept, per-epoch checkpoints and resume.
+
+Example:
+    >>> from mlbalance.data import load_corpus  # doctest: +SKIP
+    >>> model = TfidfClassifier(loss="db").fit(load_corpus("synthetic:tiny"))  # doctest: +SKIP
+    >>> probabilities = model.scores(["oil prices rise"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.features import TfidfConfig, TfidfFeatures
+from mlbalance.training import PAPER_PROBABILITY_GRID, TrainingConfig, best_global_micro_f1, run_training
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus
+    from mlbalance.data.stats import LabelStats
+
+logger = logging.getLogger(__name__)
+
+MODEL_JSON = "model.json"
+WEIGHTS = "model.safetensors"
+FORMAT_VERSION = 1
+SCORE_BATCH = 2048
+
+
+class TfidfHead(nn.Module):
+    """Logits from sparse TF-IDF rows: ``X @ W + b``, or ``relu(X @ W1 + b1) @ W2 + b2``.
+
+    ``forward`` takes one batch in CSR form: column ``indices``, row ``offsets`` and the TF-IDF
+    ``values`` (all 1-D tensors), as produced by :func:`csr_batch`.
+    """
+
+    def __init__(
+        self, n_features: int, n_labels: int, hidden: int | None = None, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        width = hidden if hidden else n_labels
+        self.embed = nn.EmbeddingBag(n_features, width, mode="sum")
+        self.bias = nn.Parameter(torch.zeros(width))
+        if hidden:
+            # Rows of X have unit L2 norm, so the effective fan-in is ~1: keep the first layer's
+            # outputs at unit scale.
+            nn.init.normal_(self.embed.weight, std=(2.0 / (1 + hidden)) ** 0.5)
+            self.dropout = nn.Dropout(dropout)
+            self.out: nn.Linear | None = nn.Linear(hidden, n_labels)
+        else:
+            nn.init.zeros_(self.embed.weight)
+            self.out = None
+
+    def forward(self, indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        h = self.embed(indices, offsets, per_sample_weights=values) + self.bias
+        if self.out is None:
+            return h
+        return self.out(self.dropout(torch.relu(h)))
+
+
+def csr_batch(x: sp.csr_matrix, rows: np.ndarray | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rows of ``x`` as ``(indices, offsets, values)`` tensors for :class:`TfidfHead`."""
+    sub = x[rows]
+    indices = torch.from_numpy(sub.indices.astype(np.int64, copy=False))
+    offsets = torch.from_numpy(sub.indptr[:-1].astype(np.int64, copy=False))
+    values = torch.from_numpy(np.ascontiguousarray(sub.data, dtype=np.float32))
+    return indices, offsets, values
+
+
+class TfidfClassifier(Classifier):
+    """TF-IDF features with a linear (or one-hidden-layer) head trained with a balancing loss.
+
+    Args:
+        loss: a loss preset of :mod:`mlbalance.losses` (``"bce"``, ``"focal"``, ``"cb"``, ``"r-focal"``,
+            ``"ntr-focal"``, ``"db-nofocal"``, ``"cb-ntr"``, ``"db"``).
+        dataset: the loss settings' dataset (``"reuters"``, ``"pubmed"``); None takes the corpus preset.
+        loss_options: overrides of the loss preset's settings (e.g. ``{"gamma": 1.0}``).
+        ngram_range, max_features, min_df, max_df, sublinear_tf, stop_words: TF-IDF settings
+            (scikit-learn's meaning; see :class:`~mlbalance.models.features.TfidfConfig`).
+        hidden: None for a linear head, or the width of one ReLU hidden layer.
+        dropout: dropout on the hidden layer (ignored without one).
+        optimizer: ``"sgd"`` (with ``momentum``) or ``"adamw"`` (decoupled ``weight_decay``).
+        lr: learning rate. The losses average over batch × labels, so the gradient of each label's
+            weights is small and SGD needs a large rate.
+        momentum: SGD momentum (Nesterov).
+        weight_decay: L2 for SGD, decoupled weight decay for AdamW.
+        batch_size: training documents per step.
+        max_epochs, patience: the early-stopping rule (stop after ``patience`` epochs without a
+            better validation micro-F1; the best epoch's weights are kept).
+        val_threshold: how validation micro-F1 is measured for early stopping: ``"optimal"`` (the best
+            global threshold) or ``"paper-grid"`` (best of 0.40, 0.41, ..., 0.60, as the paper).
+        seed: seeds initialisation and the order of the batches.
+    """
+
+    name: ClassVar[str] = "tfidf"
+    score_kind: ClassVar[Literal["probability", "decision"]] = "probability"
+
+    def __init__(
+        self,
+        loss: str = "db",
+        dataset: str | None = None,
+        loss_options: dict[str, Any] | None = None,
+        ngram_range: Sequence[int] = (1, 2),
+        max_features: int | None = 100_000,
+        min_df: int | float = 2,
+        max_df: int | float = 1.0,
+        sublinear_tf: bool = True,
+        stop_words: str | None = None,
+        hidden: int | None = None,
+        dropout: float = 0.0,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        lr: float = 20.0,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        batch_size: int = 32,
+        max_epochs: int = 30,
+        patience: int = 5,
+        val_threshold: Literal["optimal", "paper-grid"] = "optimal",
+        seed: int = 0,
+    ) -> None:
+        self.loss = loss
+        self.dataset = dataset
+        self.loss_options = dict(loss_options) if loss_options else None
+        self.ngram_range = tuple(ngram_range) if isinstance(ngram_range, (list, tuple)) else ngram_range
+        self.max_features = max_features
+        self.min_df = min_df
+        self.max_df = max_df
+        self.sublinear_tf = sublinear_tf
+        self.stop_words = stop_words
+        self.hidden = hidden
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_threshold = val_threshold
+        self.seed = seed
+        self._validate()
+
+    # ------------------------------------------------------------------ configuration
+    def _validate(self) -> None:
+        from mlbalance.training import _check_int
+
+        if not isinstance(self.loss, str) or not self.loss:
+            raise ConfigError(f"`loss` must be a loss preset name, got {self.loss!r}")
+        if self.dataset not in (None, "reuters", "pubmed"):
+            raise ConfigError(f"`dataset` must be one of ('reuters', 'pubmed', None), got {self.dataset!r}")
+        if self.loss_options is not None and not isinstance(self.loss_options, dict):
+            raise ConfigError(f"`loss_options` must be a mapping or None, got {self.loss_options!r}")
+        self._tfidf_config()  # validates the TF-IDF settings
+        if self.hidden is not None:
+            _check_int("hidden", self.hidden, minimum=1)
+        _check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"`optimizer` must be one of ('sgd', 'adamw'), got {self.optimizer!r}")
+        _check_float("lr", self.lr, low=0.0, low_open=True)
+        _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        _check_float("weight_decay", self.weight_decay, low=0.0)
+        _check_int("batch_size", self.batch_size, minimum=1)
+        if self.val_threshold not in ("optimal", "paper-grid"):
+            raise ConfigError(
+                f"`val_threshold` must be one of ('optimal', 'paper-grid'), got {self.val_threshold!r}"
+            )
+        self._training_config()  # validates max_epochs, patience, seed
+
+    def _tfidf_config(self) -> TfidfConfig:
+        ngram = self.ngram_range
+        return TfidfConfig(
+            ngram_range=tuple(ngram) if isinstance(ngram, (list, tuple)) else ngram,  # type: ignore[arg-type]
+            max_features=self.max_features,
+            min_df=self.min_df,
+            max_df=self.max_df,
+            sublinear_tf=self.sublinear_tf,
+            stop_words=self.stop_words,
+        )
+
+    def _training_config(self) -> TrainingConfig:
+        return TrainingConfig(max_epochs=self.max_epochs, patience=self.patience, seed=self.seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "dataset": self.dataset,
+            "loss_options": self.loss_options,
+            "ngram_range": list(self.ngram_range),
+            "max_features": self.max_features,
+            "min_df": self.min_df,
+            "max_df": self.max_df,
+            "sublinear_tf": self.sublinear_tf,
+            "stop_words": self.stop_words,
+            "hidden": self.hidden,
+            "dropout": self.dropout,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "val_threshold": self.val_threshold,
+            "seed": self.seed,
+        }
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        corpus: Corpus,
+        *,
+        progress: ProgressCallback | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> TfidfClassifier:
+        """Fit the featuriser on ``corpus.train``, then train the head with early stopping.
+
+        Raises:
+            DataError: an empty training or validation split.
+            ConfigError: an unknown loss, or a checkpoint of another configuration on resume.
+        """
+        progress = progress or no_progress
+        if len(corpus.train) == 0:
+            raise DataError(f"corpus {corpus.name!r} has no training documents")
+        if len(corpus.validation) == 0:
+            raise DataError(
+                f"corpus {corpus.name!r} has no validation documents; the TF-IDF model needs them for "
+                "early stopping"
+            )
+        self.label_space_ = corpus.label_space
+        self.stats_ = corpus.stats()
+        loss_fn = make_loss(self.loss, self.stats_, self.dataset or corpus.preset, self.loss_options)
+
+        progress("featurise", 0, 2)
+        self.features_ = TfidfFeatures(self._tfidf_config())
+        x_train = self.features_.fit_transform(corpus.train.texts)
+        progress("featurise", 1, 2)
+        x_val = self.features_.transform(corpus.validation.texts)
+        progress("featurise", 2, 2)
+        y_train = corpus.labels("train")
+        y_val = corpus.labels("validation")
+
+        torch.manual_seed(self.seed)
+        self.head_ = TfidfHead(x_train.shape[1], len(self.label_space_), self.hidden, self.dropout)
+        optimizer = self._make_optimizer(self.head_)
+        n_train = x_train.shape[0]
+        n_batches = -(-n_train // self.batch_size)
+        grid = PAPER_PROBABILITY_GRID if self.val_threshold == "paper-grid" else None
+        thresholds: dict[int, float] = {}
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            self.head_.train()
+            order = np.random.default_rng([self.seed, epoch]).permutation(n_train)
+            total = 0.0
+            for b in range(n_batches):
+                rows = order[b * self.batch_size : (b + 1) * self.batch_size]
+                targets = torch.from_numpy(y_train[rows].toarray())
+                logits = self.head_(*csr_batch(x_train, rows))
+                loss = loss_fn(logits, targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(rows)
+                progress(
+                    f"epoch {epoch}", b + 1, n_batches, loss=total / min(n_train, (b + 1) * self.batch_size)
+                )
+            return {"train_loss": total / n_train}
+
+        def validate(epoch: int) -> dict[str, float]:
+            scores = self._scores_from_features(x_val)
+            f1, threshold = best_global_micro_f1(scores, y_val, grid=grid)
+            thresholds[epoch] = threshold
+            return {"val_micro_f1": f1, "val_threshold": threshold}
+
+        fingerprint = {
+            "model": self.name,
+            # max_epochs may change on resume (run_training checks it separately).
+            "config": {k: v for k, v in self.get_config().items() if k != "max_epochs"},
+            "n_features": int(x_train.shape[1]),
+            "labels": len(self.label_space_),
+            "n_train": int(n_train),
+        }
+        result = run_training(
+            self._training_config(),
+            model=self.head_,
+            optimizer=optimizer,
+            train_epoch=train_epoch,
+            validate=validate,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            progress=progress,
+            fingerprint=fingerprint,
+        )
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.best_val_micro_f1_ = result.best_score
+        self.val_threshold_ = next(
+            (row["val_threshold"] for row in result.history if row["epoch"] == result.best_epoch), None
+        )
+        self.head_.eval()
+        return self
+
+    def _make_optimizer(self, head: nn.Module) -> torch.optim.Optimizer:
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(
+                head.parameters(),
+                lr=self.lr,
+                momentum=self.momentum,
+                nesterov=self.momentum > 0,
+                weight_decay=self.weight_decay,
+            )
+        decay = [p for n, p in head.named_parameters() if not n.endswith("bias")]
+        no_decay = [p for n, p in head.named_parameters() if n.endswith("bias")]
+        return torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.lr,
+        )
+
+    # ------------------------------------------------------------------ inference
+    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Sigmoid probabilities, float32, shape ``(len(texts), n_labels)``."""
+        self._check_fitted()
+        progress = progress or no_progress
+        x = self.features_.transform(texts)
+        return self._scores_from_features(x, progress)
+
+    def _scores_from_features(self, x: sp.csr_matrix, progress: ProgressCallback = no_progress) -> np.ndarray:
+        n = x.shape[0]
+        out = np.empty((n, len(self.label_space_)), dtype=np.float32)
+        was_training = self.head_.training
+        self.head_.eval()
+        total = -(-n // SCORE_BATCH)
+        with torch.no_grad():
+            for b, start in enumerate(range(0, n, SCORE_BATCH)):
+                stop = min(start + SCORE_BATCH, n)
+                out[start:stop] = torch.sigmoid(self.head_(*csr_batch(x, slice(start, stop)))).numpy()
+                progress("score", b + 1, total)
+        self.head_.train(was_training)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> None:
+        """Write ``model.json``, ``model.safetensors`` and the featuriser (``features.json``/``.npy``)."""
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.head_.state_dict().items()}
+        atomic_save(directory / WEIGHTS, lambda tmp: save_file(state, tmp))
+        self.features_.save(directory)
+        atomic_write_json(
+            directory / MODEL_JSON,
+            {
+                "format": FORMAT_VERSION,
+                "model": self.name,
+                "config": self.get_config(),
+                "n_features": self.features_.n_features,
+                "labels": list(self.label_space_.names),
+                "label_stats": self.stats_.to_dict(),
+                "best_epoch": getattr(self, "best_epoch_", None),
+                "best_val_micro_f1": getattr(self, "best_val_micro_f1_", None),
+                "val_threshold": getattr(self, "val_threshold_", None),
+                "history": getattr(self, "history_", []),
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TfidfClassifier:
+        """Read a model written by :meth:`save` (JSON, ``.npy`` and safetensors; no pickle)."""
+        from safetensors.torch import load_file
+
+        from mlbalance.data.corpus import LabelSpace
+        from mlbalance.data.stats import LabelStats
+
+        directory = Path(directory)
+        meta = _read_model_json(directory, cls.name)
+        model = cls(**meta["config"])
+        model.label_space_ = LabelSpace(meta["labels"])
+        model.stats_ = LabelStats.from_dict(meta["label_stats"])
+        model.features_ = TfidfFeatures.load(directory)
+        model.head_ = TfidfHead(int(meta["n_features"]), len(model.label_space_), model.hidden, model.dropout)
+        try:
+            model.head_.load_state_dict(load_file(str(directory / WEIGHTS)))
+        except (OSError, RuntimeError) as exc:
+            raise RunError(f"cannot read the TF-IDF head weights {directory / WEIGHTS}: {exc}") from exc
+        model.head_.eval()
+        model.history_ = list(meta.get("history") or [])
+        model.best_epoch_ = meta.get("best_epoch")
+        model.best_val_micro_f1_ = meta.get("best_val_micro_f1")
+        model.val_threshold_ = meta.get("val_threshold")
+        return model
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "head_"):
+            raise RunError("this TfidfClassifier is not fitted; call fit(corpus) first")
+
+
+def make_loss(
+    name: str, stats: LabelStats, dataset: str | None, options: dict[str, Any] | None = None
+) -> nn.Module:
+    """The balancing loss ``name`` for ``stats`` (``mlbalance.losses.get_loss``).
+
+    Raises:
+        ConfigError: an unknown loss name or option.
+    """
+    try:
+        from mlbalance.losses import get_loss
+    except ImportError:  # the losses package is not installed in this tree
+        if name == "bce" and not options:
+            return nn.BCEWithLogitsLoss()
+        raise ConfigError(f"loss {name!r} needs mlbalance.losses, which cannot be imported") from None
+    try:
+        return get_loss(name, stats, dataset=dataset, **(options or {}))
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"loss {name!r}: {exc}") from exc
+
+
+def _read_model_json(directory: Path, kind: str) -> dict[str, Any]:
+    path = directory / MODEL_JSON
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("model") != kind or meta.get("format") != FORMAT_VERSION:
+        raise RunError(f"{path} does not describe a {kind} model of format {FORMAT_VERSION}")
+    return meta
+
+
+def _check_float(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else f"{'(' if low_open else '['}{low}"
+        hi = "" if high is None else f"{high}{')' if high_open else ']'}"
+        expected = f"a number in {lo or '(-inf'}, {hi or 'inf)'}"
+        raise ConfigError(f"`{name}` must be {expected}, got {value!r}")

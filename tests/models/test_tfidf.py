@@ -1,0 +1,151 @@
+"""The TF-IDF model: learns, is deterministic, saves and loads, stops early, resumes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.models.tfidf import TfidfClassifier
+from mlbalance.training import best_global_micro_f1
+
+FAST = {"loss": "bce", "lr": 20.0, "max_epochs": 8, "patience": 3, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus):
+    return TfidfClassifier(**FAST).fit(corpus)
+
+
+def test_training_reduces_loss_and_beats_chance(corpus, fitted):
+    losses = [row["train_loss"] for row in fitted.history_]
+    assert losses[-1] < 0.5 * losses[0]
+    y_test = corpus.labels("test")
+    scores = fitted.scores(corpus.test.texts)
+    assert scores.dtype == np.float32 and scores.shape == y_test.shape
+    assert ((scores >= 0) & (scores <= 1)).all()
+    test_f1 = best_global_micro_f1(scores, y_test, grid=[fitted.val_threshold_])[0]
+    # Chance: predicting every label's training prior as a score, at its best threshold.
+    prior = np.asarray(corpus.labels("train").mean(axis=0), dtype=np.float32)
+    chance = best_global_micro_f1(np.repeat(prior, y_test.shape[0], axis=0), y_test)[0]
+    assert test_f1 > 0.8 > chance + 0.3
+
+
+def test_deterministic_with_a_seed(corpus, fitted):
+    again = TfidfClassifier(**FAST).fit(corpus)
+    np.testing.assert_array_equal(again.scores(corpus.test.texts), fitted.scores(corpus.test.texts))
+    assert again.history_ == fitted.history_
+    other = TfidfClassifier(**{**FAST, "seed": 4}).fit(corpus)
+    assert not np.array_equal(other.scores(corpus.test.texts), fitted.scores(corpus.test.texts))
+
+
+def test_save_load_identical_scores_without_pickle(tmp_path, corpus, fitted):
+    fitted.save(tmp_path)
+    assert {"model.json", "model.safetensors", "features.json", "features_idf.npy"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    loaded = TfidfClassifier.load(tmp_path)
+    np.testing.assert_array_equal(loaded.scores(corpus.test.texts), fitted.scores(corpus.test.texts))
+    assert loaded.get_config() == fitted.get_config()
+    assert loaded.label_space_ == fitted.label_space_
+    assert loaded.best_epoch_ == fitted.best_epoch_
+    np.testing.assert_array_equal(loaded.stats_.class_freq, fitted.stats_.class_freq)
+    np.load(tmp_path / "features_idf.npy", allow_pickle=False)
+    json.loads((tmp_path / "model.json").read_text())
+
+
+def test_load_refuses_other_model(tmp_path, corpus, fitted):
+    fitted.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["model"] = "svm"
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(RunError, match="tfidf"):
+        TfidfClassifier.load(tmp_path)
+
+
+def test_early_stopping_keeps_argmax_epoch(corpus):
+    # A large rate overshoots, so validation F1 is not monotone and the best epoch is not the last.
+    model = TfidfClassifier(loss="bce", lr=400.0, momentum=0.95, max_epochs=12, patience=3, seed=1).fit(
+        corpus
+    )
+    f1s = [row["val_micro_f1"] for row in model.history_]
+    assert model.best_epoch_ == 1 + int(np.argmax(f1s))
+    assert sum(row["best"] for row in model.history_) >= 1
+    # The weights held are those of the best epoch: re-scoring validation gives its F1 back.
+    val = model.scores(corpus.validation.texts)
+    assert best_global_micro_f1(val, corpus.labels("validation"))[0] == pytest.approx(max(f1s), abs=1e-9)
+    if model.best_epoch_ < len(f1s):
+        assert len(f1s) - model.best_epoch_ <= 3
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, corpus):
+    config = {**FAST, "hidden": 16, "dropout": 0.2, "max_epochs": 5, "patience": 5}
+    full = TfidfClassifier(**config).fit(corpus)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_in_epoch_3(stage, done, total, **info):
+        if stage == "epoch 3" and done == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, progress=stop_in_epoch_3)
+    assert (tmp_path / "checkpoint.pt").exists()
+    resumed = TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.history_ == full.history_
+    np.testing.assert_array_equal(resumed.scores(corpus.test.texts), full.scores(corpus.test.texts))
+
+
+def test_resume_refuses_another_configuration(tmp_path, corpus):
+    TfidfClassifier(**{**FAST, "max_epochs": 1}).fit(corpus, checkpoint_dir=tmp_path)
+    with pytest.raises(ConfigError, match="lr"):
+        TfidfClassifier(**{**FAST, "lr": 1.0}).fit(corpus, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_hidden_layer_and_adamw_train(corpus):
+    model = TfidfClassifier(
+        loss="bce", hidden=32, optimizer="adamw", lr=0.1, weight_decay=0.01, max_epochs=5, seed=0
+    ).fit(corpus)
+    assert model.best_val_micro_f1_ > 0.7
+    assert model.head_.out is not None
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("lr", -1.0),
+        ("optimizer", "adam"),
+        ("hidden", 0),
+        ("ngram_range", (2, 1)),
+        ("batch_size", 0),
+        ("max_epochs", 0),
+        ("patience", -2),
+        ("momentum", 1.5),
+        ("min_df", 0),
+        ("val_threshold", "median"),
+        ("dataset", "imdb"),
+    ],
+)
+def test_bad_config_raises_config_error_naming_value(option, value):
+    with pytest.raises(ConfigError, match=rf"`{option}`.*{value!r}".replace("(", r"\(").replace(")", r"\)")):
+        TfidfClassifier(**{option: value})
+
+
+def test_unknown_loss_is_a_config_error(corpus):
+    with pytest.raises(ConfigError, match="no-such-loss"):
+        TfidfClassifier(loss="no-such-loss", max_epochs=1).fit(corpus)
+
+
+def test_scores_before_fit_and_empty_validation(corpus):
+    with pytest.raises(RunError, match="not fitted"):
+        TfidfClassifier().scores(["text"])
+    from dataclasses import replace
+
+    from mlbalance.data.corpus import Split
+
+    empty = replace(corpus, validation=Split([], [], []))
+    with pytest.raises(DataError, match="validation"):
+        TfidfClassifier(**FAST).fit(empty)
