@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The ``loss`` of the SVM's rows (it is trained with LinearSVC's squared hinge, not a preset).
-SVM_LOSS = "-"
+#: The ``loss`` of the SVM's rows: None (it is trained with LinearSVC's squared hinge, not a preset).
+SVM_LOSS = None
 
 #: Told when a comparison starts a cell: ``(index, total, name, reused)``.
 CellCallback = Callable[[int, int, str, bool], None]
@@ -95,7 +95,7 @@ def _evaluate(
     corpus: Corpus,
     threshold: ThresholdConfig,
     progress: ProgressCallback | None,
-    loss_label: str,
+    loss_label: str | None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Score validation and test, tune thresholds on validation, and evaluate both splits."""
     from mlbalance.evaluation import evaluate, tune_thresholds
@@ -115,8 +115,10 @@ def _evaluate(
     return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows]
 
 
-def run_report(rows: Sequence[Mapping[str, Any]], title: str) -> str:
-    """Markdown of Table 2 and Table 3 (test split) with the validation Table 2 after them."""
+def run_report(
+    rows: Sequence[Mapping[str, Any]], title: str, timing: Mapping[str, float] | None = None
+) -> str:
+    """Markdown: Table 2 and Table 3 of the test split, then each run's thresholds (and times)."""
     from mlbalance.evaluation.report import table2_markdown, table3_markdown
 
     test = [dict(r) for r in rows if r["split"] == "test"]
@@ -130,7 +132,40 @@ def run_report(rows: Sequence[Mapping[str, Any]], title: str) -> str:
         ]
     if val:
         parts += ["## Validation (thresholds tuned here)\n", table2_markdown(val)]
+    parts += ["## Thresholds\n", thresholds_markdown(rows, timing)]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+def thresholds_markdown(rows: Sequence[Mapping[str, Any]], timing: Mapping[str, float] | None = None) -> str:
+    """One line per run: thresholding method, global threshold, validation micro-F1 (and seconds)."""
+    head = ["model", "loss", "thresholding", "threshold", "validation micro-F1"]
+    if timing is not None:
+        head.append("seconds")
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in rows:
+        if row["split"] != "validation" or row["group"] != "total":
+            continue
+        value = row.get("threshold")
+        cells = [
+            str(row["model"]),
+            str(row["loss"] or "-"),
+            str(row.get("threshold_method") or "-"),
+            "per label" if value is None else f"{value:.4g}",
+            f"{100 * row['micro_f1']:.2f}" if row.get("micro_f1") is not None else "n/a",
+        ]
+        if timing is not None:
+            seconds = timing.get(_row_cell_name(row))
+            cells.append("reused" if seconds == 0.0 else ("-" if seconds is None else f"{seconds:.1f}"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _row_cell_name(row: Mapping[str, Any]) -> str:
+    return "svm" if row["model"] == "svm" else f"{row['model']}-{row['loss']}"
+
+
+def _title(model: str, loss: str | None, corpus_name: str) -> str:
+    return f"{model} on {corpus_name}" if loss is None else f"{model} · {loss} on {corpus_name}"
 
 
 def _f1_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -224,8 +259,7 @@ def train_config(
     loss_label = SVM_LOSS if config.model == "svm" else config.loss
     thresholds, rows = _evaluate(clf, corpus, config.threshold, progress, loss_label)
     timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
-    title = f"{clf.name} · {loss_label} on {corpus.name}"
-    report = run_report(rows, title)
+    report = run_report(rows, _title(clf.name, loss_label, corpus.name))
     if out is None:
         return Run(model=clf, thresholds=thresholds, metrics=rows, config=run_config, report=report)
     return save_run(
@@ -390,7 +424,7 @@ def compare_config(
 
     title = f"{config.model} with {len(config.losses)} losses" + (" and the SVM" if config.svm else "")
     corpus_name = corpus.name if corpus is not None else config.data.source
-    result.report = run_report(result.rows, f"{title} on {corpus_name}")
+    result.report = run_report(result.rows, f"{title} on {corpus_name}", result.timing)
     if out_dir is not None:
         _write_comparison(out_dir, result, corpus, config)
     return result
@@ -409,12 +443,17 @@ def _write_comparison(
     save_figure(_f1_figure(result.rows), out_dir / "plots" / "f1_by_group.png")
     if corpus is None:
         corpus = load_data(config.data)
-    save_figure(_dataset_figure(corpus), out_dir / "plots" / "dataset.png")
+    figure = _dataset_figure(corpus)
+    if figure is not None:
+        save_figure(figure, out_dir / "plots" / "dataset.png")
 
 
 def _dataset_figure(corpus: Corpus) -> Any:
-    from mlbalance.plots import plot_dataset
-
+    try:
+        from mlbalance.plots import plot_dataset
+    except ImportError:
+        log.warning("mlbalance.plots is not available; the dataset figure is not drawn")
+        return None
     return plot_dataset(corpus.stats(), corpus.labels("train"))
 
 
@@ -478,7 +517,7 @@ def reevaluate(
     thresholds, rows = _evaluate(run.model, corpus, stored.threshold, progress, loss_label)
     config = dict(run.config)
     config["threshold"] = {"method": stored.threshold.method, "k": stored.threshold.k}
-    report = run_report(rows, f"{run.model.name} · {loss_label} on {corpus.name}")
+    report = run_report(rows, _title(run.model.name, loss_label, corpus.name))
     if run.directory is not None:
         update_run(
             run.directory,

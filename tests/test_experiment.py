@@ -1,0 +1,133 @@
+"""train / compare / reevaluate (mlbalance.experiment) with a fast stand-in model."""
+
+import json
+
+import numpy as np
+import pytest
+
+import mlbalance
+from mlbalance.errors import ConfigError, RunError
+from mlbalance.experiment import compare, reevaluate, train
+from mlbalance.runs import is_complete, load_run
+
+ROW_KEYS = {
+    "model",
+    "loss",
+    "split",
+    "group",
+    "micro_f1",
+    "macro_f1",
+    "micro_precision",
+    "micro_recall",
+    "threshold",
+}
+
+
+def test_train_in_memory(fake_tfidf, small_keyword_corpus):
+    run = train(small_keyword_corpus, loss="focal", max_epochs=2)
+    assert run.directory is None
+    assert run.model.loss == "focal" and run.model.max_epochs == 2
+    splits = {(r["split"], r["group"]) for r in run.metrics}
+    assert ("validation", "total") in splits and ("test", "tail") in splits
+    assert all(set(r) >= ROW_KEYS for r in run.metrics)
+    assert all(r["model"] == "tfidf" and r["loss"] == "focal" for r in run.metrics)
+    assert all(0.0 <= r["micro_f1"] <= 1.0 for r in run.metrics if r["micro_f1"] is not None)
+    # the keyword model finds every label whose name is in the text: perfect recall on test
+    total = run.test_rows("total")[0]
+    assert total["micro_recall"] == pytest.approx(1.0)
+    assert "Table 2" in run.report and "Table 3" in run.report and "Thresholds" in run.report
+
+
+def test_train_writes_a_loadable_run(tmp_path, fake_tfidf, small_keyword_corpus):
+    out = tmp_path / "run"
+    run = train(small_keyword_corpus, loss="db", out=out, seed=3, threshold="per-label")
+    assert is_complete(out)
+    loaded = load_run(out)
+    texts = small_keyword_corpus.test.texts
+    np.testing.assert_array_equal(loaded.scores(texts), run.scores(texts))
+    assert loaded.predict(texts) == run.predict(texts)
+    assert loaded.thresholds.method == "per-label"
+    assert loaded.config["seed"] == 3 and loaded.model.seed == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {r["split"] for r in metrics} == {"validation", "test"}
+    assert (out / "plots" / "f1_by_group.png").stat().st_size > 1000
+    assert not (out / "checkpoint").exists()
+
+
+def test_train_rejects_unknown_model_option(fake_tfidf, small_keyword_corpus):
+    with pytest.raises(ConfigError, match=r"model 'tfidf' takes no option 'max_epoch'; its options are"):
+        train(small_keyword_corpus, max_epoch=2)
+
+
+def test_train_rejects_data_with_a_corpus(fake_tfidf, small_keyword_corpus):
+    with pytest.raises(ConfigError, match="apply to a source name"):
+        train(small_keyword_corpus, data="x.tar.gz")
+
+
+def test_train_refuses_a_finished_run_then_overwrites(tmp_path, fake_tfidf, small_keyword_corpus):
+    out = tmp_path / "run"
+    train(small_keyword_corpus, out=out)
+    with pytest.raises(RunError, match="already holds a finished run"):
+        train(small_keyword_corpus, out=out)
+    train(small_keyword_corpus, out=out, overwrite=True, seed=5)
+    assert load_run(out).config["seed"] == 5
+
+
+def test_reevaluate_with_another_threshold_method(tmp_path, fake_tfidf, small_keyword_corpus):
+    out = tmp_path / "run"
+    train(small_keyword_corpus, out=out)
+    run = reevaluate(load_run(out), threshold="top-k", top_k=1, corpus=small_keyword_corpus)
+    assert run.thresholds.method == "top-k"
+    stored = load_run(out)
+    assert stored.thresholds.method == "top-k" and stored.thresholds.k == 1
+    assert stored.metrics == run.metrics
+    assert stored.config["threshold"] == {"method": "top-k", "k": 1}
+
+
+def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpus):
+    out = tmp_path / "cmp"
+    seen = []
+    result = compare(
+        small_keyword_corpus, losses="bce,db", svm=False, out=out, on_cell=lambda *a: seen.append(a)
+    )
+    assert seen == [(0, 2, "tfidf-bce", False), (1, 2, "tfidf-db", False)]
+    assert sorted(result.run_dirs) == ["tfidf-bce", "tfidf-db"]
+    assert {(r["loss"], r["split"]) for r in result.rows} == {
+        ("bce", "validation"),
+        ("bce", "test"),
+        ("db", "validation"),
+        ("db", "test"),
+    }
+    rows = json.loads((out / "results.json").read_text())
+    assert rows == json.loads(json.dumps(result.rows))
+    assert (out / "results.csv").read_text().startswith("model,loss,split,group")
+    assert "Table 2" in (out / "results.md").read_text()
+    assert (out / "plots" / "f1_by_group.png").exists()
+    assert is_complete(out / "tfidf-bce") and is_complete(out / "tfidf-db")
+
+    # interrupted comparison: one run unfinished, one finished
+    (out / "tfidf-db" / "COMPLETE").unlink()
+    seen.clear()
+    again = compare(
+        small_keyword_corpus, losses="bce,db", svm=False, out=out, on_cell=lambda *a: seen.append(a)
+    )
+    assert seen == [(0, 2, "tfidf-bce", True), (1, 2, "tfidf-db", False)]
+    assert again.reused == ["tfidf-bce"]
+    assert again.rows == result.rows
+
+    with pytest.raises(RunError, match="finished run with another configuration"):
+        compare(small_keyword_corpus, losses="bce", svm=False, out=out, seed=1)
+
+
+def test_compare_in_memory(fake_tfidf, small_keyword_corpus):
+    result = compare(small_keyword_corpus, losses=["focal"], svm=False)
+    assert result.directory is None
+    assert list(result.runs) == ["tfidf-focal"]
+    assert result.load("tfidf-focal") is result.runs["tfidf-focal"]
+    assert len(result.test_rows("total")) == 1
+
+
+def test_public_api_names():
+    assert mlbalance.train is train
+    assert mlbalance.compare is compare
+    assert mlbalance.load_run is load_run
