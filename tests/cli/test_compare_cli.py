@@ -1,0 +1,52 @@
+"""``mlbalance compare``."""
+
+import json
+
+from conftest import one_line_error
+
+
+def test_compare_two_losses_writes_report_and_resumes(tmp_path, cli, fake_tfidf):
+    out = tmp_path / "cmp"
+    args = ("compare", "--dataset", "synthetic:tiny", "--losses", "bce,db", "--no-svm", "--out", out)
+    result = cli(*args)
+    assert result.code == 0, result.err
+    assert "Table 2" in result.out and "| tfidf | bce |" in result.out and "| tfidf | db |" in result.out
+    rows = json.loads((out / "results.json").read_text())
+    assert {(r["model"], r["loss"]) for r in rows} == {("tfidf", "bce"), ("tfidf", "db")}
+    assert {r["split"] for r in rows} == {"validation", "test"}
+    for name in (
+        "results.md",
+        "results.csv",
+        "plots/f1_by_group.png",
+        "tfidf-bce/COMPLETE",
+        "tfidf-db/COMPLETE",
+    ):
+        assert (out / name).exists(), name
+    again = cli(*args)
+    assert again.code == 0
+    assert "[1/2] tfidf-bce: reusing the finished run" in again.err
+    assert json.loads((out / "results.json").read_text()) == rows
+
+
+def test_compare_config_file(tmp_path, cli, fake_tfidf):
+    config = tmp_path / "cmp.toml"
+    config.write_text('dataset = "synthetic:tiny"\nlosses = ["focal"]\nsvm = false\nmax-epochs = 2\n')
+    out = tmp_path / "cmp"
+    assert cli("compare", "--config", config, "--out", out).code == 0
+    run = json.loads((out / "tfidf-focal" / "config.json").read_text())["run"]
+    assert run["model_options"] == {"max_epochs": 2} and run["loss"] == "focal"
+
+
+def test_compare_bad_input(tmp_path, cli, fake_tfidf):
+    out = tmp_path / "cmp"
+    line = one_line_error(
+        cli("compare", "--dataset", "synthetic:tiny", "--losses", "", "--no-svm", "--out", out)
+    )
+    assert "at least one loss or --svm" in line
+    line = one_line_error(cli("compare", "--dataset", "synthetic:tiny", "--losses", "db,db", "--out", out))
+    assert "names a loss twice" in line
+    (tmp_path / "file").write_text("x")
+    line = one_line_error(
+        cli("compare", "--dataset", "synthetic:tiny", "--losses", "db", "--out", tmp_path / "file")
+    )
+    assert "is not a directory" in line

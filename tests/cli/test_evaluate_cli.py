@@ -1,0 +1,42 @@
+"""``mlbalance evaluate``."""
+
+import json
+
+from conftest import one_line_error
+
+
+def test_evaluate_prints_tables(cli, trained_run):
+    result = cli("evaluate", trained_run)
+    assert result.code == 0, result.err
+    assert "Table 2 — test" in result.out and "Table 3 — test" in result.out
+
+
+def test_evaluate_json_equals_metrics_file(cli, trained_run):
+    stored = json.loads((trained_run / "metrics.json").read_text())
+    result = cli("evaluate", trained_run, "--json")
+    assert json.loads(result.out) == stored
+    test_only = json.loads(cli("evaluate", trained_run, "--json", "--split", "test").out)
+    assert test_only == [r for r in stored if r["split"] == "test"]
+    assert {"model", "loss", "split", "group", "micro_f1", "macro_f1", "threshold"} <= set(test_only[0])
+
+
+def test_rescore_reproduces_the_stored_metrics(cli, trained_run):
+    stored = json.loads((trained_run / "metrics.json").read_text())
+    result = cli("evaluate", trained_run, "--rescore", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == stored
+
+
+def test_threshold_is_retuned_and_stored(cli, trained_run):
+    result = cli("evaluate", trained_run, "--threshold", "per-label", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert {r["threshold_method"] for r in rows} == {"per-label"}
+    assert json.loads((trained_run / "thresholds.json").read_text())["method"] == "per-label"
+    assert json.loads((trained_run / "metrics.json").read_text()) == rows
+
+
+def test_unfinished_or_missing_run(tmp_path, cli, trained_run):
+    (trained_run / "COMPLETE").unlink()
+    assert "unfinished run" in one_line_error(cli("evaluate", trained_run))
+    assert "no run directory at" in one_line_error(cli("evaluate", tmp_path / "missing"))

@@ -1,0 +1,93 @@
+"""``mlbalance train``."""
+
+import json
+
+from conftest import one_line_error
+
+from mlbalance.runs import is_complete, load_run
+
+
+def test_train_writes_a_run_and_prints_tables(tmp_path, cli, fake_tfidf):
+    out = tmp_path / "run"
+    result = cli("train", "--dataset", "synthetic:tiny", "--loss", "focal", "--seed", "2", "--out", out)
+    assert result.code == 0, result.err
+    assert "Table 2" in result.out and "Table 3" in result.out
+    assert "| tfidf | focal |" in result.out
+    assert is_complete(out)
+    run = load_run(out)
+    assert run.config["loss"] == "focal" and run.config["seed"] == 2
+    assert run.model.loss == "focal" and run.model.seed == 2
+
+
+def test_config_file_equals_flags(tmp_path, cli, fake_tfidf):
+    flags = tmp_path / "flags"
+    res = cli(
+        "train", "--dataset", "synthetic:tiny", "--loss", "cb", "--seed", "1", "--max-epochs", "3",
+        "--lr", "0.5", "--threshold", "per-label", "--out", flags, "--quiet",
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "dataset: synthetic:tiny\nloss: cb\nseed: 1\nmax-epochs: 3\nlr: 0.5\nthreshold: per-label\n"
+    )
+    from_file = tmp_path / "file"
+    assert cli("train", "--config", config, "--out", from_file, "--quiet").code == 0
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'dataset = "synthetic:tiny"\nloss = "cb"\nseed = 1\nthreshold = "per-label"\n'
+        "[model_options]\nmax_epochs = 3\nlr = 0.5\n"
+    )
+    from_toml = tmp_path / "toml"
+    assert cli("train", "--config", toml, "--out", from_toml, "--quiet").code == 0
+    runs = [json.loads((d / "config.json").read_text())["run"] for d in (flags, from_file, from_toml)]
+    assert runs[0] == runs[1] == runs[2]
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in (flags, from_file, from_toml)]
+    assert metrics[0] == metrics[1] == metrics[2]
+
+
+def test_flags_win_over_the_config_file(tmp_path, cli, fake_tfidf):
+    config = tmp_path / "c.yaml"
+    config.write_text("dataset: synthetic:tiny\nloss: cb\nseed: 1\nlr: 0.5\n")
+    out = tmp_path / "run"
+    assert cli("train", "--config", config, "--seed", "7", "-o", "lr=0.25", "--out", out, "--quiet").code == 0
+    run = load_run(out)
+    assert run.config["seed"] == 7 and run.config["loss"] == "cb"
+    assert run.model.lr == 0.25
+
+
+def test_bad_input_gives_one_line_errors(tmp_path, cli, fake_tfidf):
+    out = tmp_path / "run"
+    line = one_line_error(cli("train", "--dataset", "no-such-source", "--out", out))
+    assert "unknown data source 'no-such-source'" in line
+    line = one_line_error(cli("train", "--out", out))
+    assert "`dataset` is required" in line
+    line = one_line_error(cli("train", "--dataset", "synthetic:tiny", "-o", "hiden=3", "--out", out))
+    assert "takes no option 'hiden'" in line
+    line = one_line_error(cli("train", "--config", tmp_path / "missing.yaml", "--out", out))
+    assert "missing.yaml does not exist" in line
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: [oops\n")
+    assert "is not valid YAML" in one_line_error(cli("train", "--config", bad, "--out", out))
+    line = one_line_error(cli("train", "--dataset", "synthetic:tiny", "--seed", "-1", "--out", out))
+    assert "`seed` must be an integer >= 0, got -1" in line
+    missing = tmp_path / "nope.jsonl"
+    assert "nope.jsonl" in one_line_error(cli("train", "--dataset", missing, "--out", out))
+
+
+def test_finished_run_is_not_overwritten_silently(tmp_path, cli, fake_tfidf):
+    out = tmp_path / "run"
+    assert cli("train", "--dataset", "synthetic:tiny", "--out", out, "--quiet").code == 0
+    line = one_line_error(cli("train", "--dataset", "synthetic:tiny", "--out", out, "--quiet"))
+    assert "already holds a finished run; pass --overwrite" in line
+    assert cli("train", "--dataset", "synthetic:tiny", "--out", out, "--overwrite", "--quiet").code == 0
+
+
+def test_unknown_loss(tmp_path, cli, fake_tfidf):
+    import pytest
+
+    if not hasattr(pytest.importorskip("mlbalance.losses"), "LOSS_NAMES"):
+        pytest.skip("mlbalance.losses is not available")
+    line = one_line_error(
+        cli("train", "--dataset", "synthetic:tiny", "--loss", "dbb", "--out", tmp_path / "r")
+    )
+    assert "unknown loss 'dbb'; choose from" in line
