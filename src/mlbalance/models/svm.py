@@ -1,0 +1,272 @@
+"""The paper's baseline: TF-IDF features and one linear SVM per label (one-vs-rest ``LinearSVC``).
+
+Scores are decision values ``x · w_i + b_i`` (``score_kind = "decision"``); the evaluation package
+turns them into labels with one global threshold tuned on validation — the paper's "hyper-plane
+shifting" over −1.0, −0.9, …, 1.0.
+
+Labels without a positive training document cannot be fitted; they get the constant score
+:data:`NO_POSITIVE_SCORE` (−1000, below any threshold a search would pick, so they are never
+predicted). Labels carried by every training document get :data:`ALL_POSITIVE_SCORE` (+1000). The
+weights are saved as safetensors (``coef``, ``intercept``) with the featuriser as JSON/``.npy``: loading
+runs no code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.features import TfidfConfig, TfidfFeatures
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus
+
+logger = logging.getLogger(__name__)
+
+MODEL_JSON = "model.json"
+WEIGHTS = "model.safetensors"
+FORMAT_VERSION = 1
+NO_POSITIVE_SCORE = -1000.0
+ALL_POSITIVE_SCORE = 1000.0
+SCORE_BATCH = 4096
+
+
+class SvmClassifier(Classifier):
+    """TF-IDF + one-vs-rest linear SVM (scikit-learn's ``LinearSVC``, liblinear).
+
+    Args:
+        C: inverse regularisation strength of each SVM.
+        svm_loss: ``"squared_hinge"`` (``LinearSVC``'s default) or ``"hinge"``.
+        class_weight: None, or ``"balanced"`` to weight each label's positives by its rarity.
+        max_iter, tol: liblinear's stopping rule.
+        ngram_range, max_features, min_df, max_df, sublinear_tf, stop_words: TF-IDF settings (the
+            paper's recipe is scikit-learn's default TF-IDF: unigrams, raw term frequency).
+        seed: liblinear's ``random_state``.
+    """
+
+    name: ClassVar[str] = "svm"
+    score_kind: ClassVar[Literal["probability", "decision"]] = "decision"
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        svm_loss: Literal["squared_hinge", "hinge"] = "squared_hinge",
+        class_weight: Literal["balanced"] | None = None,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
+        ngram_range: Sequence[int] = (1, 1),
+        max_features: int | None = None,
+        min_df: int | float = 1,
+        max_df: int | float = 1.0,
+        sublinear_tf: bool = False,
+        stop_words: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.C = C
+        self.svm_loss = svm_loss
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+        self.tol = tol
+        self.ngram_range = tuple(ngram_range) if isinstance(ngram_range, (list, tuple)) else ngram_range
+        self.max_features = max_features
+        self.min_df = min_df
+        self.max_df = max_df
+        self.sublinear_tf = sublinear_tf
+        self.stop_words = stop_words
+        self.seed = seed
+        self._validate()
+
+    def _validate(self) -> None:
+        from mlbalance.models.tfidf import _check_float
+        from mlbalance.training import _check_int
+
+        _check_float("C", self.C, low=0.0, low_open=True)
+        if self.svm_loss not in ("squared_hinge", "hinge"):
+            raise ConfigError(f"`svm_loss` must be one of ('squared_hinge', 'hinge'), got {self.svm_loss!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(f"`class_weight` must be 'balanced' or None, got {self.class_weight!r}")
+        _check_int("max_iter", self.max_iter, minimum=1)
+        _check_float("tol", self.tol, low=0.0, low_open=True)
+        _check_int("seed", self.seed, minimum=0)
+        self._tfidf_config()
+
+    def _tfidf_config(self) -> TfidfConfig:
+        ngram = self.ngram_range
+        return TfidfConfig(
+            ngram_range=tuple(ngram) if isinstance(ngram, (list, tuple)) else ngram,  # type: ignore[arg-type]
+            max_features=self.max_features,
+            min_df=self.min_df,
+            max_df=self.max_df,
+            sublinear_tf=self.sublinear_tf,
+            stop_words=self.stop_words,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "C": self.C,
+            "svm_loss": self.svm_loss,
+            "class_weight": self.class_weight,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "ngram_range": list(self.ngram_range),
+            "max_features": self.max_features,
+            "min_df": self.min_df,
+            "max_df": self.max_df,
+            "sublinear_tf": self.sublinear_tf,
+            "stop_words": self.stop_words,
+            "seed": self.seed,
+        }
+
+    def fit(
+        self,
+        corpus: Corpus,
+        *,
+        progress: ProgressCallback | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> SvmClassifier:
+        """Fit the featuriser and one ``LinearSVC`` per label on ``corpus.train``.
+
+        The SVM has no epochs: ``checkpoint_dir`` and ``resume`` are accepted and ignored (a resumed
+        run refits, which takes seconds). The validation split is not used here; the hyper-plane
+        shift is tuned on it by the evaluation package.
+        """
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.svm import LinearSVC
+
+        progress = progress or no_progress
+        if len(corpus.train) == 0:
+            raise DataError(f"corpus {corpus.name!r} has no training documents")
+        self.label_space_ = corpus.label_space
+        self.stats_ = corpus.stats()
+        self.history_ = []
+        self.features_ = TfidfFeatures(self._tfidf_config())
+        progress("featurise", 0, 1)
+        x = self.features_.fit_transform(corpus.train.texts)
+        progress("featurise", 1, 1)
+        y = sp.csc_matrix(corpus.labels("train"))
+        n_docs, n_labels = y.shape
+        coef = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
+        intercept = np.zeros(n_labels, dtype=np.float32)
+        positives = np.diff(y.indptr)
+        not_converged = 0
+        for j in range(n_labels):
+            if positives[j] == 0:
+                intercept[j] = NO_POSITIVE_SCORE
+            elif positives[j] == n_docs:
+                intercept[j] = ALL_POSITIVE_SCORE
+            else:
+                target = np.zeros(n_docs, dtype=np.int8)
+                target[y.indices[y.indptr[j] : y.indptr[j + 1]]] = 1
+                svm = LinearSVC(
+                    C=self.C,
+                    loss=self.svm_loss,
+                    class_weight=self.class_weight,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    random_state=self.seed,
+                    dual="auto",
+                )
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", ConvergenceWarning)
+                    svm.fit(x, target)
+                not_converged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+                coef[j] = svm.coef_[0]
+                intercept[j] = svm.intercept_[0]
+            progress("fit labels", j + 1, n_labels)
+        if not_converged:
+            logger.warning("liblinear did not converge for %d of %d labels", not_converged, n_labels)
+        self.constant_labels_ = int((positives == 0).sum() + (positives == n_docs).sum())
+        if self.constant_labels_:
+            logger.info(
+                "%d labels without a positive (or negative) training document get a constant score",
+                self.constant_labels_,
+            )
+        self.coef_ = coef
+        self.intercept_ = intercept
+        return self
+
+    def decision_function(self, x: sp.csr_matrix) -> np.ndarray:
+        """Decision values of TF-IDF rows ``x``: ``x @ coef_.T + intercept_`` (float32)."""
+        out = np.empty((x.shape[0], self.coef_.shape[0]), dtype=np.float32)
+        coef_t = np.ascontiguousarray(self.coef_.T)
+        for start in range(0, x.shape[0], SCORE_BATCH):
+            stop = min(start + SCORE_BATCH, x.shape[0])
+            out[start:stop] = x[start:stop] @ coef_t + self.intercept_
+        return out
+
+    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Decision values, float32, shape ``(len(texts), n_labels)``."""
+        if not hasattr(self, "coef_"):
+            raise RunError("this SvmClassifier is not fitted; call fit(corpus) first")
+        progress = progress or no_progress
+        x = self.features_.transform(texts)
+        scores = self.decision_function(x)
+        progress("score", 1, 1)
+        return scores
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``model.json``, ``model.safetensors`` (``coef``, ``intercept``) and the featuriser."""
+        from safetensors.numpy import save_file
+
+        if not hasattr(self, "coef_"):
+            raise RunError("this SvmClassifier is not fitted; nothing to save")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            "coef": np.ascontiguousarray(self.coef_),
+            "intercept": np.ascontiguousarray(self.intercept_),
+        }
+        atomic_save(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp))
+        self.features_.save(directory)
+        atomic_write_json(
+            directory / MODEL_JSON,
+            {
+                "format": FORMAT_VERSION,
+                "model": self.name,
+                "config": self.get_config(),
+                "labels": list(self.label_space_.names),
+                "label_stats": self.stats_.to_dict(),
+                "constant_labels": getattr(self, "constant_labels_", 0),
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SvmClassifier:
+        """Read a model written by :meth:`save` (safetensors, JSON and ``.npy``; no pickle)."""
+        from safetensors.numpy import load_file
+
+        from mlbalance.data.corpus import LabelSpace
+        from mlbalance.data.stats import LabelStats
+        from mlbalance.models.tfidf import _read_model_json
+
+        directory = Path(directory)
+        meta = _read_model_json(directory, cls.name)
+        model = cls(**meta["config"])
+        model.label_space_ = LabelSpace(meta["labels"])
+        model.stats_ = LabelStats.from_dict(meta["label_stats"])
+        model.history_ = []
+        model.features_ = TfidfFeatures.load(directory)
+        try:
+            tensors = load_file(str(directory / WEIGHTS))
+            model.coef_, model.intercept_ = tensors["coef"], tensors["intercept"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise RunError(f"cannot read the SVM weights {directory / WEIGHTS}: {exc}") from exc
+        expected = (len(model.label_space_), model.features_.n_features)
+        if model.coef_.shape != expected or model.intercept_.shape != expected[:1]:
+            raise RunError(
+                f"{directory / WEIGHTS} holds coef {model.coef_.shape} and intercept "
+                f"{model.intercept_.shape}; expected {expected} and {expected[:1]}"
+            )
+        model.constant_labels_ = int(meta.get("constant_labels", 0))
+        return model
