@@ -3,7 +3,6 @@
 import json
 
 from conftest import one_line_error
-
 from mlbalance.runs import is_complete, load_run
 
 
