@@ -20,13 +20,17 @@ labels, ≈1.24 labels each) and ``pubmed-like`` (224,897 documents, 18,211 labe
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from mlbalance._atomic import atomic_open
 from mlbalance.data.corpus import Corpus, LabelSpace, Split
 from mlbalance.data.stats import DATASET_GROUPING
 from mlbalance.errors import ConfigError, DataError
@@ -319,3 +323,65 @@ def load_synthetic(preset: str, **overrides: Any) -> Corpus:
         raise ConfigError(f"unknown synthetic option(s) {unknown}; valid: {sorted(fields)}")
     config = replace(PRESETS[preset], **overrides)
     return generate(config, name=f"synthetic:{preset}")
+
+
+def write_bioasq_file(
+    path: str | os.PathLike[str],
+    n_articles: int,
+    *,
+    n_labels: int = 2000,
+    cardinality: float = 12.3,
+    words: int = 200,
+    years: tuple[int, int] = (2010, 2021),
+    block: int = 5000,
+    seed: int = 0,
+) -> int:
+    """Write a synthetic file in the BioASQ Task A JSON format, block by block (flat memory).
+
+    Articles carry ``pmid``, ``title``, ``abstractText``, ``meshMajor``, ``year`` and ``journal``; years
+    are uniform over ``years``. Used by the tests and by ``benchmarks/data.py``.
+
+    Returns:
+        The file size in bytes.
+    """
+    if n_articles < 1:
+        raise ConfigError(f"`n_articles` must be >= 1, got {n_articles}")
+    base = SyntheticConfig(
+        n_docs=max(3, min(block, n_articles)),
+        n_labels=n_labels,
+        cardinality=cardinality,
+        max_labels=40,
+        zipf=0.9,
+        group_size=8,
+        noise_words=words,
+        common_vocab=20_000,
+        words_per_label=1,
+        preset="pubmed",
+    )
+    rng = np.random.default_rng(seed)
+    mesh = np.asarray([f"Term {w.capitalize()}" for w in pseudo_words(n_labels, offset=500_000)])
+    written = 0
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write('{"articles":[\n')
+        for start in range(0, n_articles, block):
+            cfg = replace(base, n_docs=max(3, min(block, n_articles - start)), seed=seed * 1_000_003 + start)
+            block_rng = np.random.default_rng(cfg.seed)
+            y, group_of = _draw_labels(cfg, block_rng)
+            texts = _texts(cfg, y, group_of, block_rng)
+            year = rng.integers(years[0], years[1] + 1, size=cfg.n_docs)
+            for i in range(min(cfg.n_docs, n_articles - start)):
+                title, _, abstract = texts[i].partition(" ")
+                article = {
+                    "journal": "Synthetic J",
+                    "meshMajor": mesh[y.indices[y.indptr[i] : y.indptr[i + 1]]].tolist(),
+                    "year": str(year[i]),
+                    "abstractText": abstract,
+                    "pmid": str(10_000_000 + start + i),
+                    "title": title.capitalize() + ".",
+                }
+                if written:
+                    handle.write(",\n")
+                handle.write(json.dumps(article))
+                written += 1
+        handle.write("\n]}\n")
+    return Path(path).stat().st_size
