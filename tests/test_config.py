@@ -70,6 +70,9 @@ def test_compare_config_resolves_losses_and_cells():
     assert cfg.train_config("db").model_options == {"max_epochs": 2}
     svm = cfg.train_config(None)
     assert svm.model == "svm"
+    assert svm.model_options == {}  # the main model's options never change the baseline
+    cfg = CompareConfig.from_mapping({"dataset": "d", "losses": "db", "svm": True, "svm_options": {"C": 0.5}})
+    assert cfg.train_config(None).model_options == {"C": 0.5}
 
 
 def test_compare_config_rejects():

@@ -39,7 +39,7 @@ THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
 RUN_KEYS = frozenset(
     {"dataset", "data", "data_options", "model", "loss", "seed", "threshold", "top_k", "model_options"}
 )
-COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm"}
+COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options"}
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
@@ -170,8 +170,9 @@ class CompareConfig:
         model: the model every loss trains (``"tfidf"`` or ``"transformer"``).
         losses: loss preset names, in report order.
         svm: also train the paper's TF-IDF + linear SVM baseline.
-        seed, threshold, model_options: as in :class:`TrainConfig` (model options apply to ``model``;
-            the SVM receives those of them its constructor takes).
+        seed, threshold, model_options: as in :class:`TrainConfig` (model options apply to ``model``
+            only).
+        svm_options: constructor arguments of the SVM (default: its own defaults, the paper's recipe).
     """
 
     data: DataConfig
@@ -181,6 +182,7 @@ class CompareConfig:
     seed: int = 0
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     model_options: Mapping[str, Any] = field(default_factory=dict)
+    svm_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_choice("model", self.model, MODEL_KINDS)
@@ -199,6 +201,7 @@ class CompareConfig:
             raise ConfigError(f"`svm` must be true or false, got {self.svm!r}")
         _check_seed(self.seed)
         object.__setattr__(self, "model_options", _check_options(self.model_options))
+        object.__setattr__(self, "svm_options", _check_options(self.svm_options))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CompareConfig:
@@ -218,6 +221,7 @@ class CompareConfig:
             seed=values.get("seed", 0),
             threshold=ThresholdConfig(values.get("threshold", "grid"), values.get("top_k")),
             model_options=options,
+            svm_options=values.get("svm_options") or {},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,7 +235,7 @@ class CompareConfig:
             loss="db" if loss is None else loss,
             seed=self.seed,
             threshold=self.threshold,
-            model_options=self.model_options,
+            model_options=self.svm_options if loss is None else self.model_options,
         )
 
 

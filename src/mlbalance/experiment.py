@@ -66,21 +66,15 @@ def _corpus_and_data(
     )
 
 
-def model_kwargs(config: TrainConfig, preset: str | None, *, strict: bool = True) -> dict[str, Any]:
+def model_kwargs(config: TrainConfig, preset: str | None) -> dict[str, Any]:
     """Constructor arguments of ``config.model``: its options plus loss, seed and dataset preset.
 
-    ``loss``, ``seed`` and ``dataset`` are passed only to models that take them. With
-    ``strict=False``, options the model does not take are dropped (the SVM in a comparison).
+    ``loss``, ``seed`` and ``dataset`` are passed only to models that take them.
     """
     from mlbalance.models.registry import model_parameters
 
     params = set(model_parameters(config.model))
     kwargs = dict(config.model_options)
-    if not strict:
-        dropped = sorted(set(kwargs) - params)
-        if dropped:
-            log.debug("%s ignores the options %s", config.model, dropped)
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
     if "loss" in params:
         kwargs["loss"] = config.loss
     if "seed" in params:
@@ -235,7 +229,6 @@ def train_config(
     resume: bool = False,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
-    strict: bool = True,
 ) -> Run:
     """:func:`train` from a :class:`TrainConfig` (what the CLI builds); ``corpus`` skips loading."""
     from mlbalance.models.registry import build_model
@@ -244,7 +237,7 @@ def train_config(
         parse_losses([config.loss])  # an unknown preset fails before any work
     if corpus is None:
         corpus = load_data(config.data)
-    clf = build_model(config.model, **model_kwargs(config, corpus.preset, strict=strict))
+    clf = build_model(config.model, **model_kwargs(config, corpus.preset))
     run_config = config.to_dict()
     if out is not None:
         out = prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite)
@@ -330,6 +323,7 @@ def compare(
     top_k: int | None = None,
     progress: ProgressCallback | None = None,
     on_cell: CellCallback | None = None,
+    svm_options: Mapping[str, Any] | None = None,
     **model_options: Any,
 ) -> Comparison:
     """Train ``model`` with each loss in ``losses`` (and the SVM), and report them side by side.
@@ -348,7 +342,8 @@ def compare(
         out: the output folder (None: nothing is written).
         data, data_options, seed, threshold, top_k, progress: as for :func:`train`.
         on_cell: told as each cell starts: ``(index, total, name, reused)``.
-        **model_options: constructor arguments of ``model`` (the SVM gets those it takes).
+        svm_options: constructor arguments of the SVM (default: the paper's recipe).
+        **model_options: constructor arguments of ``model``.
 
     Example:
         >>> result = mlbalance.compare("reuters21578", data="reuters21578.tar.gz",
@@ -364,6 +359,7 @@ def compare(
         seed=seed,
         threshold=ThresholdConfig(threshold, top_k),  # type: ignore[arg-type]
         model_options=model_options,
+        svm_options=svm_options or {},
     )
     return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell)
 
@@ -414,9 +410,7 @@ def compare_config(
             run_dir is not None and is_run_dir(run_dir) and read_config(run_dir).get("run") == cell.to_dict()
         )
         start = time.perf_counter()
-        run = train_config(
-            cell, run_dir, corpus=corpus, resume=resume, progress=progress, strict=cell.model != "svm"
-        )
+        run = train_config(cell, run_dir, corpus=corpus, resume=resume, progress=progress)
         result.timing[name] = time.perf_counter() - start
         result.rows += run.metrics
         if run_dir is None:

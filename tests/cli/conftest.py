@@ -48,3 +48,18 @@ def one_line_error(result: Result) -> str:
     assert len(lines) == 1, result.err
     assert lines[0].startswith("mlbalance: error: "), lines[0]
     return lines[0]
+
+
+@pytest.fixture
+def user_jsonl_folder(tmp_path, small_keyword_corpus):
+    """A user's corpus as a folder of ``train.jsonl`` and ``test.jsonl`` (validation split off train)."""
+    import json
+
+    corpus = small_keyword_corpus
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    for name, split in (("train", corpus.train), ("test", corpus.test)):
+        with (folder / f"{name}.jsonl").open("w") as handle:
+            for doc_id, text, labels in zip(split.ids, split.texts, split.labels):
+                handle.write(json.dumps({"id": doc_id, "text": text, "labels": list(labels)}) + "\n")
+    return folder

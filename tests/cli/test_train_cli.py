@@ -90,3 +90,20 @@ def test_unknown_loss(tmp_path, cli, fake_tfidf):
         cli("train", "--dataset", "synthetic:tiny", "--loss", "dbb", "--out", tmp_path / "r")
     )
     assert "unknown loss 'dbb'; choose from" in line
+
+
+def test_train_evaluate_predict_on_a_user_jsonl_folder(tmp_path, cli, fake_tfidf, user_jsonl_folder):
+    out = tmp_path / "run"
+    result = cli("train", "--dataset", user_jsonl_folder, "--out", out, "--quiet")
+    assert result.code == 0, result.err
+    run = load_run(out)
+    assert set(run.labels) == {"alpha", "beta", "gamma", "delta"}
+    rows = json.loads(cli("evaluate", out, "--rescore", "--json").out)
+    assert rows == json.loads((out / "metrics.json").read_text())
+    docs = tmp_path / "new.jsonl"
+    docs.write_text('{"id": "n1", "text": "beta w3 w4"}\n{"id": "n2", "text": "delta alpha"}\n')
+    preds = tmp_path / "preds.jsonl"
+    assert cli("predict", out, "--input", docs, "--output", preds).code == 0
+    got = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert [g["id"] for g in got] == ["n1", "n2"]
+    assert "beta" in got[0]["labels"] and {"alpha", "delta"} <= set(got[1]["labels"])
