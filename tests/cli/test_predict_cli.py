@@ -83,3 +83,13 @@ def test_missing_input_and_run(tmp_path, cli, trained_run):
     assert "is a folder" in one_line_error(cli("predict", trained_run, "--input", tmp_path))
     line = one_line_error(cli("predict", tmp_path / "norun", "--input", "-"))
     assert "no run directory at" in line
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path, cli, trained_run):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("some text\n")
+    (tmp_path / "afile").write_text("x")
+    line = one_line_error(
+        cli("predict", trained_run, "--input", docs, "--output", tmp_path / "afile" / "p.jsonl")
+    )
+    assert "afile" in line

@@ -58,6 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlbalance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `mlbalance evaluate RUN --json | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a file the command was pointed at: missing, unreadable, not writable
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"mlbalance: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
