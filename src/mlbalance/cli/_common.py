@@ -111,16 +111,22 @@ def settings_from(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, 
 class TqdmProgress:
     """A :class:`~mlbalance.models.base.ProgressCallback` drawing one tqdm bar per stage on stderr.
 
-    Bars appear only for work that lasts more than a second (tqdm's ``delay``).
+    Bars appear once the command has been working for more than ``delay`` seconds (so a command
+    that is done in a second draws nothing, and the many short stages of a long one — epochs — do).
     """
 
     def __init__(self, *, disable: bool | None = None, delay: float = 1.0) -> None:
+        import time
+
         self.disable = disable
         self.delay = delay
+        self._start = time.monotonic()
         self._bar: Any = None
         self._stage: str | None = None
 
     def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None:
+        import time
+
         from tqdm.auto import tqdm
 
         if stage != self._stage or self._bar is None or (total is not None and self._bar.total != total):
@@ -130,7 +136,7 @@ class TqdmProgress:
                 total=total,
                 desc=stage,
                 file=sys.stderr,
-                delay=self.delay,
+                delay=max(0.0, self.delay - (time.monotonic() - self._start)),
                 leave=False,
                 disable=self.disable,
                 dynamic_ncols=True,
