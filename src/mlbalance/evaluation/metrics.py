@@ -1,0 +1,273 @@
+"""Micro/macro precision, recall and F1 by label group and by document group; P@k, nDCG@k.
+
+Counts are taken per label once (tp, fp, fn) and reduced over any label subset, so the paper's
+head/medium/tail columns are just subsets of one count vector. Conventions:
+
+- ``macro_*`` averages over **all** labels of the group with scikit-learn's ``zero_division=0``: a
+  label with no true and no predicted positive counts as 0 — the paper's convention;
+- ``macro_f1_present`` averages F1 over the labels of the group with at least one true positive label
+  in the evaluated documents;
+- a group with no labels (or, for document groups, no documents) gets None for every metric.
+
+Labels may be ``scipy.sparse`` or dense: the numbers are identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbalance.errors import DataError
+from mlbalance.evaluation import _core
+from mlbalance.evaluation.thresholds import Thresholds, _top_k_indices
+
+if TYPE_CHECKING:
+    from mlbalance.data.stats import LabelStats
+
+LABEL_GROUPS: tuple[str, ...] = ("total", "head", "medium", "tail")
+
+ROW_KEYS: tuple[str, ...] = (
+    "split",
+    "group",
+    "micro_f1",
+    "macro_f1",
+    "macro_f1_present",
+    "micro_precision",
+    "micro_recall",
+    "macro_precision",
+    "macro_recall",
+    "threshold",
+    "threshold_method",
+    "n_docs",
+    "n_labels",
+)
+
+
+def evaluate(
+    scores: np.ndarray,
+    y_true: sp.spmatrix | np.ndarray,
+    stats: LabelStats,
+    thresholds: Thresholds,
+    split: str = "test",
+) -> list[dict[str, Any]]:
+    """The rows of the paper's Tables 2 and 3 for one score matrix.
+
+    Args:
+        scores: dense ``(n_docs, C)`` scores of the evaluated split.
+        y_true: its binary labels, sparse or dense.
+        stats: the **training** split's label statistics (groups by train frequency, document bins).
+        thresholds: tuned on validation (:func:`~mlbalance.evaluation.tune_thresholds`).
+        split: the name written in each row.
+
+    Returns:
+        One dict per group: ``"total"``, ``"head"``, ``"medium"``, ``"tail"`` (label subsets), then
+        the document groups of ``stats.doc_bins`` (all labels, documents by their number of true
+        labels). Keys: :data:`ROW_KEYS`. The caller adds ``model`` and ``loss``.
+    """
+    s = _core.as_scores(scores)
+    y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
+    return evaluate_predictions(y, thresholds.predict(s), stats, split=split, thresholds=thresholds)
+
+
+def evaluate_predictions(
+    y_true: sp.spmatrix | np.ndarray,
+    y_pred: sp.spmatrix | np.ndarray,
+    stats: LabelStats,
+    split: str = "test",
+    thresholds: Thresholds | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`evaluate` for 0/1 predictions already made (same rows and keys)."""
+    y = _core.as_binary_csr(y_true, "y_true")
+    p = _core.as_binary_csr(y_pred, "y_pred", shape=y.shape)
+    n_docs, n_labels = y.shape
+    if stats.n_labels != n_labels:
+        raise DataError(
+            f"the label statistics have {stats.n_labels} labels but y_true has {n_labels} columns"
+        )
+    common = {
+        "threshold": None if thresholds is None else thresholds.value,
+        "threshold_method": None if thresholds is None else thresholds.method,
+    }
+    counts = _core.label_counts(y, p)
+    rows = []
+    groups = {"total": np.arange(n_labels), **stats.group_indices()}
+    for name in LABEL_GROUPS:
+        idx = groups[name]
+        values = _core.reduce_counts(counts.tp[idx], counts.fp[idx], counts.fn[idx])
+        rows.append(_row(split, name, values, common, n_docs, idx.size))
+    for name, mask in stats.doc_group_masks(y).items():
+        n_in = int(mask.sum())
+        if n_in == 0:
+            values = dict.fromkeys(_core.METRIC_KEYS)
+        else:
+            sub = _core.label_counts(y, p, rows=mask)
+            values = _core.reduce_counts(sub.tp, sub.fp, sub.fn)
+        rows.append(_row(split, name, values, common, n_in, n_labels))
+    return rows
+
+
+def _row(split: str, group: str, values: dict, common: dict, n_docs: int, n_labels: int) -> dict[str, Any]:
+    return {
+        "split": split,
+        "group": group,
+        **values,
+        **common,
+        "n_docs": int(n_docs),
+        "n_labels": int(n_labels),
+    }
+
+
+def label_subset_f1(
+    y_true: sp.spmatrix | np.ndarray, y_pred: sp.spmatrix | np.ndarray, labels: Sequence[int] | np.ndarray
+) -> dict[str, float | None]:
+    """Micro/macro precision, recall, F1 restricted to the columns ``labels`` (any subset)."""
+    y = _core.as_binary_csr(y_true, "y_true")
+    p = _core.as_binary_csr(y_pred, "y_pred", shape=y.shape)
+    idx = np.asarray(labels, dtype=np.int64)
+    counts = _core.label_counts(y, p)
+    return _core.reduce_counts(counts.tp[idx], counts.fp[idx], counts.fn[idx])
+
+
+def threshold_sweep(
+    scores: np.ndarray,
+    y_true: sp.spmatrix | np.ndarray,
+    thresholds: Sequence[float] | np.ndarray,
+    label_groups: dict[str, np.ndarray] | None = None,
+) -> list[dict[str, Any]]:
+    """Micro/macro F1 of every label group at every global threshold, in one pass over the scores.
+
+    Args:
+        scores: dense ``(n_docs, C)`` scores.
+        y_true: binary labels, sparse or dense.
+        thresholds: global thresholds to try (``score >= t`` in the scores' dtype).
+        label_groups: ``{name: column indices}``; default ``{"total": all}``. Pass
+            ``{"total": ..., **stats.group_indices()}`` for the paper's four groups.
+
+    Returns:
+        One row per (threshold, group), ascending thresholds: ``threshold, group`` and the metric keys
+        of :func:`evaluate`.
+    """
+    s = _core.as_scores(scores)
+    y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
+    grid = np.unique(np.asarray(thresholds, dtype=np.float64).ravel())
+    if grid.size == 0 or not np.isfinite(grid).all():
+        raise DataError(f"`thresholds` must be a non-empty sequence of finite numbers, got {thresholds!r}")
+    predicted, tp, support = _core.grid_counts(s, y, grid)
+    fp = predicted - tp
+    fn = support[None, :] - tp
+    groups = label_groups if label_groups is not None else {"total": np.arange(s.shape[1])}
+    per_group = {
+        name: _core.reduce_counts(tp[:, idx], fp[:, idx], fn[:, idx])
+        for name, idx in ((n, np.asarray(i, dtype=np.int64)) for n, i in groups.items())
+    }
+    rows = []
+    for g, t in enumerate(grid.tolist()):
+        for name, values in per_group.items():
+            row: dict[str, Any] = {"threshold": t, "group": name}
+            for key in _core.METRIC_KEYS:
+                v = values[key]
+                v = None if v is None else float(v[g])
+                row[key] = None if v is None or np.isnan(v) else v
+            rows.append(row)
+    return rows
+
+
+def ranking_metrics(
+    scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, ks: Sequence[int] = (1, 3, 5)
+) -> dict[str, float]:
+    """``{"P@k": ..., "nDCG@k": ...}`` for each ``k`` in ``ks``, averaged over all documents.
+
+    P@k = (true labels among the top k) / k. nDCG@k uses binary gains, ``DCG = Σ_r rel_r / log2(r + 1)``
+    over the top k, divided by the ideal DCG of ``min(k, n_true)`` labels; a document with no true label
+    scores 0 in both (as ``sklearn.metrics.ndcg_score`` does). Ties at the cut are broken by column
+    order of ``np.argpartition``.
+    """
+    s = _core.as_scores(scores)
+    y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
+    ks = [int(k) for k in ks]
+    if not ks or min(ks) < 1:
+        raise DataError(f"`ks` must be integers >= 1, got {ks!r}")
+    n_docs, n_labels = s.shape
+    if n_docs == 0:
+        raise DataError("`scores` has no documents")
+    max_k = max(ks)
+    top = _top_k_indices(s, max_k)
+    kk = top.shape[1]
+    rows = np.repeat(np.arange(n_docs, dtype=np.int64), kk)
+    pos_keys = np.sort(_core.entry_keys(_core.row_of_entries(y), y.indices, n_labels))
+    hit = _core.is_member(_core.entry_keys(rows, top.ravel(), n_labels), pos_keys).reshape(n_docs, kk)
+    discount = 1.0 / np.log2(np.arange(2, max_k + 2))
+    ideal_cum = np.concatenate([[0.0], np.cumsum(discount)])
+    n_true = np.diff(y.indptr)
+    out: dict[str, float] = {}
+    for k in ks:
+        kc = min(k, kk)
+        out[f"P@{k}"] = float(hit[:, :kc].sum() / (n_docs * k))
+        dcg = hit[:, :kc] @ discount[:kc]
+        idcg = ideal_cum[np.minimum(n_true, k)]
+        ndcg = np.zeros(n_docs)
+        np.divide(dcg, idcg, out=ndcg, where=idcg > 0)
+        out[f"nDCG@{k}"] = float(ndcg.mean())
+    return out
+
+
+def precision_at_k(scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, k: int = 1) -> float:
+    """Mean over documents of (true labels among the ``k`` highest scores) / ``k``."""
+    return ranking_metrics(scores, y_true, (k,))[f"P@{k}"]
+
+
+def ndcg_at_k(scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, k: int = 5) -> float:
+    """Mean nDCG@k with binary gains (see :func:`ranking_metrics`)."""
+    return ranking_metrics(scores, y_true, (k,))[f"nDCG@{k}"]
+
+
+def per_label_table(
+    y_true: sp.spmatrix | np.ndarray,
+    y_pred: sp.spmatrix | np.ndarray,
+    stats: LabelStats | None = None,
+    names: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per label: ``label, group, train_freq, support, tp, fp, fn, precision, recall, f1``.
+
+    ``support`` counts the true positives in ``y_true``; ``train_freq`` and ``group`` come from
+    ``stats`` (None without it). Precision/recall/F1 use ``zero_division=0``.
+    """
+    y = _core.as_binary_csr(y_true, "y_true")
+    p = _core.as_binary_csr(y_pred, "y_pred", shape=y.shape)
+    n_labels = y.shape[1]
+    if names is None:
+        names = stats.names if stats is not None else tuple(str(i) for i in range(n_labels))
+    if len(names) != n_labels:
+        raise DataError(f"{len(names)} label names were given for {n_labels} labels")
+    if stats is not None and stats.n_labels != n_labels:
+        raise DataError(
+            f"the label statistics have {stats.n_labels} labels but y_true has {n_labels} columns"
+        )
+    c = _core.label_counts(y, p)
+    prec = _core._ratio(c.tp, c.tp + c.fp)
+    rec = _core._ratio(c.tp, c.tp + c.fn)
+    f1 = _core._ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn)
+    group = np.full(n_labels, None, dtype=object)
+    freq: list[int | None] = [None] * n_labels
+    if stats is not None:
+        for gname, mask in stats.group_masks().items():
+            group[mask] = gname
+        freq = stats.class_freq.tolist()
+    return [
+        {
+            "label": names[i],
+            "group": group[i],
+            "train_freq": freq[i],
+            "support": int(c.tp[i] + c.fn[i]),
+            "tp": int(c.tp[i]),
+            "fp": int(c.fp[i]),
+            "fn": int(c.fn[i]),
+            "precision": float(prec[i]),
+            "recall": float(rec[i]),
+            "f1": float(f1[i]),
+        }
+        for i in range(n_labels)
+    ]

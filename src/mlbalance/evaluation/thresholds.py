@@ -1,0 +1,445 @@
+"""Decision thresholds tuned on validation scores, saved with a model, applied to test scores.
+
+Four methods (:func:`tune_thresholds`):
+
+- ``"grid"`` — the paper's: the global threshold of a grid that maximises validation micro-F1.
+  Default grids (:data:`PAPER_GRIDS`): probabilities 0.40–0.60 step 0.01; SVM decision values
+  −1.0–1.0 step 0.1 ("hyper-plane shifting"). Ties go to the lowest grid value, as in the authors' loop.
+- ``"global-optimal"`` — the exact global threshold maximising validation micro-F1, found by sorting
+  the scores (only the top ones that can matter: an F1 bound prunes the rest, the result is exact).
+  The threshold is placed at the midpoint between the chosen score and the next lower distinct score,
+  so tied scores are always on the same side. Ties in F1 go to the lowest threshold.
+- ``"per-label"`` — for each label the threshold maximising its own validation F1 (exact, midpoints as
+  above); a label with fewer than ``min_positives`` validation positives (default 5, and always a
+  label with none) takes the global threshold of ``fallback`` (default ``"global-optimal"``) instead.
+- ``"top-k"`` — the ``k`` highest-scoring labels of each document; with ``k=None`` the ``k`` in
+  ``1..max_k`` that maximises validation micro-F1.
+
+Prediction rule: ``score >= threshold``, compared in the scores' dtype (a stored threshold is a value
+exactly representable in float32, so float32 and float64 scores give the same predictions).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbalance.errors import ConfigError, DataError
+from mlbalance.evaluation import _core
+
+logger = logging.getLogger(__name__)
+
+ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k"]
+ScoreKind = Literal["probability", "decision"]
+
+METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k")
+SCORE_KINDS: tuple[str, ...] = ("probability", "decision")
+
+#: The authors' grids: probabilities 0.40..0.60 step 0.01; SVM decision values -1.0..1.0 step 0.1.
+PAPER_GRIDS: dict[str, tuple[float, ...]] = {
+    "probability": tuple(round(0.40 + 0.01 * i, 2) for i in range(21)),
+    "decision": tuple(round(-1.0 + 0.1 * i, 1) for i in range(21)),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Thresholds:
+    """How scores become 0/1 predictions.
+
+    Attributes:
+        method: one of ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"``.
+        value: the global threshold (grid, global-optimal), else None.
+        per_label: float64 array ``(C,)`` of per-label thresholds (per-label), else None.
+        k: labels per document (top-k), else None.
+        score_kind: ``"probability"`` or ``"decision"``: what the scores were.
+        validation_micro_f1: micro-F1 on the validation scores the thresholds were tuned on, if known.
+    """
+
+    method: ThresholdMethod
+    value: float | None = None
+    per_label: np.ndarray | None = None
+    k: int | None = None
+    score_kind: ScoreKind = "probability"
+    validation_micro_f1: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"`method` must be one of {METHODS}, got {self.method!r}")
+        if self.score_kind not in SCORE_KINDS:
+            raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {self.score_kind!r}")
+        if self.method in ("grid", "global-optimal"):
+            if self.value is None or not math.isfinite(float(self.value)):
+                raise ConfigError(f"method {self.method!r} needs a finite `value`, got {self.value!r}")
+            object.__setattr__(self, "value", float(self.value))
+        if self.method == "per-label":
+            if self.per_label is None:
+                raise ConfigError("method 'per-label' needs `per_label` thresholds, got None")
+            arr = np.array(self.per_label, dtype=np.float64)
+            if arr.ndim != 1 or not np.isfinite(arr).all():
+                raise ConfigError(f"`per_label` must be a 1-D array of finite numbers, got shape {arr.shape}")
+            arr.setflags(write=False)
+            object.__setattr__(self, "per_label", arr)
+        if self.method == "top-k":
+            if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
+                raise ConfigError(f"`k` must be an integer >= 1 for method 'top-k', got {self.k!r}")
+            object.__setattr__(self, "k", int(self.k))
+
+    def predict(self, scores: np.ndarray) -> sp.csr_matrix:
+        """0/1 predictions (float32 CSR, shape of ``scores``): ``score >= threshold`` or the top ``k``."""
+        s = _core.as_scores(scores)
+        n_docs, n_labels = s.shape
+        if self.method == "top-k":
+            return _top_k_csr(s, self.k)  # type: ignore[arg-type]
+        if self.method == "per-label":
+            thr = self.per_label
+            if thr.shape[0] != n_labels:  # type: ignore[union-attr]
+                raise DataError(
+                    f"the scores have {n_labels} labels but there are {thr.shape[0]} per-label thresholds"  # type: ignore[union-attr]
+                )
+        else:
+            thr = np.asarray(self.value)
+        thr = np.asarray(thr, dtype=s.dtype)
+        cols, counts = [], []
+        for start, stop in _core.row_chunks(n_docs, n_labels):
+            r, c = np.nonzero(s[start:stop] >= thr)
+            cols.append(c.astype(np.int32))
+            counts.append(np.bincount(r, minlength=stop - start))
+        return _csr_from_row_counts(cols, counts, (n_docs, n_labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary; :meth:`from_dict` reads it back."""
+        return {
+            "method": self.method,
+            "value": self.value,
+            "per_label": None if self.per_label is None else self.per_label.tolist(),
+            "k": self.k,
+            "score_kind": self.score_kind,
+            "validation_micro_f1": self.validation_micro_f1,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Thresholds:
+        """Read back :meth:`to_dict`'s output; a malformed dictionary raises :class:`DataError`."""
+        if not isinstance(data, dict) or "method" not in data:
+            raise DataError(f"thresholds must be a dictionary with a 'method' key, got {data!r:.80}")
+        try:
+            return cls(
+                method=data["method"],
+                value=data.get("value"),
+                per_label=None if data.get("per_label") is None else np.asarray(data["per_label"], float),
+                k=data.get("k"),
+                score_kind=data.get("score_kind", "probability"),
+                validation_micro_f1=data.get("validation_micro_f1"),
+            )
+        except ConfigError as exc:
+            raise DataError(f"thresholds are malformed: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"thresholds are malformed: {exc}") from exc
+
+
+def tune_thresholds(
+    scores_val: np.ndarray,
+    y_val: sp.spmatrix | np.ndarray,
+    method: ThresholdMethod = "grid",
+    score_kind: ScoreKind = "probability",
+    grid: np.ndarray | list[float] | tuple[float, ...] | None = None,
+    k: int | None = None,
+    *,
+    min_positives: int = 5,
+    fallback: Literal["global-optimal", "grid"] = "global-optimal",
+    max_k: int | None = None,
+) -> Thresholds:
+    """Choose thresholds on **validation** scores.
+
+    Args:
+        scores_val: dense ``(n_docs, C)`` validation scores (probabilities or decision values).
+        y_val: validation labels, binary, ``scipy.sparse`` or dense, same shape.
+        method: ``"grid"``, ``"global-optimal"``, ``"per-label"`` or ``"top-k"`` (module docstring).
+        score_kind: ``"probability"`` or ``"decision"``; picks the default grid.
+        grid: candidate thresholds for ``"grid"`` (and for ``fallback="grid"``); default the paper's.
+        k: labels per document for ``"top-k"``; None tunes it in ``1..max_k``.
+        min_positives: per-label: labels with fewer validation positives use the fallback threshold.
+        fallback: per-label: how the global fallback threshold is found.
+        max_k: top-k with ``k=None``: largest ``k`` tried; default ``ceil(3 × mean labels per
+            document)``, at least 1, at most ``C``.
+
+    Returns:
+        The tuned :class:`Thresholds` (with the validation micro-F1 they reach).
+
+    Raises:
+        ConfigError: on an unknown method, score kind or a bad option value.
+        DataError: on malformed scores/labels, or validation labels with no positive at all
+            (nothing to tune on) for the threshold methods.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"`method` must be one of {METHODS}, got {method!r}")
+    if score_kind not in SCORE_KINDS:
+        raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {score_kind!r}")
+    if fallback not in ("global-optimal", "grid"):
+        raise ConfigError(f"`fallback` must be one of ('global-optimal', 'grid'), got {fallback!r}")
+    if (
+        isinstance(min_positives, bool)
+        or not isinstance(min_positives, (int, np.integer))
+        or min_positives < 1
+    ):
+        raise ConfigError(f"`min_positives` must be an integer >= 1, got {min_positives!r}")
+    s = _core.as_scores(scores_val, "scores_val")
+    y = _core.as_binary_csr(y_val, "y_val", shape=s.shape)
+    if s.shape[0] == 0:
+        raise DataError("`scores_val` has no documents: thresholds cannot be tuned")
+
+    if method == "top-k":
+        if k is not None:
+            out = Thresholds("top-k", k=k, score_kind=score_kind)
+            return Thresholds("top-k", k=out.k, score_kind=score_kind, validation_micro_f1=_micro(out, s, y))
+        return _tune_top_k(s, y, max_k, score_kind)
+
+    if y.nnz == 0:
+        raise DataError("`y_val` has no positive label: a threshold cannot be tuned on it")
+    grid_arr = _check_grid(grid, score_kind) if (method == "grid" or fallback == "grid") else None
+    if method == "grid":
+        value, f1 = _tune_grid(s, y, grid_arr)  # type: ignore[arg-type]
+        return Thresholds("grid", value=value, score_kind=score_kind, validation_micro_f1=f1)
+    if method == "global-optimal":
+        value, f1 = global_optimal_threshold(s, y)
+        return Thresholds("global-optimal", value=value, score_kind=score_kind, validation_micro_f1=f1)
+
+    if fallback == "grid":
+        global_value, _ = _tune_grid(s, y, grid_arr)  # type: ignore[arg-type]
+    else:
+        global_value, _ = global_optimal_threshold(s, y)
+    per_label, n_fallback = _per_label_optimal(s, y, int(min_positives), global_value)
+    logger.info(
+        "per-label thresholds: %d of %d labels have < %d validation positives and use the %s threshold %g",
+        n_fallback,
+        s.shape[1],
+        min_positives,
+        fallback,
+        global_value,
+    )
+    out = Thresholds("per-label", per_label=per_label, score_kind=score_kind)
+    return Thresholds(
+        "per-label", per_label=per_label, score_kind=score_kind, validation_micro_f1=_micro(out, s, y)
+    )
+
+
+def _micro(thresholds: Thresholds, s: np.ndarray, y: sp.csr_matrix) -> float:
+    counts = _core.label_counts(y, thresholds.predict(s))
+    return _core.reduce_counts(
+        counts.tp.sum(keepdims=True), counts.fp.sum(keepdims=True), counts.fn.sum(keepdims=True)
+    )["micro_f1"]  # type: ignore[return-value]
+
+
+def _check_grid(grid: Any, score_kind: str) -> np.ndarray:
+    arr = np.asarray(PAPER_GRIDS[score_kind] if grid is None else grid, dtype=np.float64).ravel()
+    if arr.size == 0 or not np.isfinite(arr).all():
+        raise ConfigError(f"`grid` must be a non-empty sequence of finite numbers, got {grid!r}")
+    return np.unique(arr)
+
+
+def _tune_grid(s: np.ndarray, y: sp.csr_matrix, grid: np.ndarray) -> tuple[float, float]:
+    """The grid value with the highest micro-F1 (first, i.e. lowest, on ties) and that F1."""
+    f1 = grid_micro_f1(s, y, grid)
+    best = int(np.argmax(f1))
+    return float(grid[best]), float(f1[best])
+
+
+def grid_micro_f1(scores: np.ndarray, y: sp.csr_matrix, grid: np.ndarray) -> np.ndarray:
+    """Micro-F1 over all labels at each threshold of an ascending grid (exact counts, one pass)."""
+    grid_t = grid.astype(scores.dtype)
+    n_pos = y.nnz
+    hist = np.zeros(grid.size + 1, dtype=np.int64)
+    for start, stop in _core.row_chunks(*scores.shape):
+        chunk = scores[start:stop]
+        cand = chunk[chunk >= grid_t[0]]
+        if cand.size:
+            hist += np.bincount(np.searchsorted(grid_t, cand, side="right"), minlength=grid.size + 1)
+    predicted = np.cumsum(hist[::-1])[::-1][1:]
+    pos = np.sort(_core.positive_scores(scores, y))
+    tp = n_pos - np.searchsorted(pos, grid_t, side="left")
+    return 2.0 * tp / np.maximum(predicted + n_pos, 1)
+
+
+def global_optimal_threshold(scores: np.ndarray, y: sp.csr_matrix) -> tuple[float, float]:
+    """The exact global threshold maximising micro-F1, and that micro-F1.
+
+    Micro-F1 at threshold t is ``2 TP(t) / (P(t) + S)`` with ``P(t)`` the number of scores ``>= t`` and
+    ``S`` the number of true pairs. Only the top scores can matter: if the best F1 among thresholds at
+    or above the ``m`` highest scores is at least ``2S / (m + S)``, no lower threshold (which predicts
+    more than ``m`` pairs, so scores at most ``2S / (m + 1 + S)``) can beat it. The top set is chosen
+    from a fixed random sample of the scores and grown (×4) until that bound holds, so the answer is
+    exact and typically needs to sort only a few times ``S`` scores.
+    """
+    s = np.ascontiguousarray(scores)
+    flat = s.reshape(-1)
+    n_total = flat.size
+    pos = np.sort(_core.positive_scores(s, y))
+    n_pos = pos.size
+    rng = np.random.default_rng(0)
+    sample = np.sort(flat[rng.integers(0, n_total, size=min(n_total, 200_000))])
+    m = 4 * n_pos
+    while True:
+        if m >= n_total:
+            t0 = None
+            cand = np.sort(flat)
+        else:
+            # a cut-off with about m scores above it, estimated on the sample
+            t0 = sample[max(0, sample.size - 1 - int(sample.size * m / n_total))]
+            cand = np.sort(np.concatenate([s[a:b][s[a:b] >= t0] for a, b in _core.row_chunks(*s.shape)]))
+        distinct = np.unique(cand)
+        predicted = cand.size - np.searchsorted(cand, distinct, side="left")
+        tp = n_pos - np.searchsorted(pos, distinct, side="left")
+        f1 = 2.0 * tp / (predicted + n_pos)
+        best = int(np.argmax(f1))  # ascending thresholds: ties go to the lowest
+        logger.debug(
+            "global-optimal: %d candidate scores of %d, best micro-F1 %.6f", cand.size, n_total, f1[best]
+        )
+        if t0 is None or f1[best] >= 2.0 * n_pos / (cand.size + n_pos):
+            break
+        m *= 4
+    upper = distinct[best]
+    if best > 0:
+        lower = float(distinct[best - 1])
+    elif t0 is None:
+        lower = None
+    else:
+        lower = _max_below(s, upper)
+    return _core.threshold_between(float(upper), lower, s.dtype), float(f1[best])
+
+
+def _max_below(s: np.ndarray, value: Any) -> float | None:
+    """The largest score strictly below ``value``, or None."""
+    best = -np.inf
+    for a, b in _core.row_chunks(*s.shape):
+        below = s[a:b][s[a:b] < value]
+        if below.size:
+            best = max(best, float(below.max()))
+    return None if best == -np.inf else best
+
+
+def _per_label_optimal(
+    s: np.ndarray, y: sp.csr_matrix, min_positives: int, fallback_value: float
+) -> tuple[np.ndarray, int]:
+    """Per-label F1-optimal thresholds (exact), fallback for labels with few positives.
+
+    A label's F1 is maximal at a threshold equal to one of its positive scores, so only entries at or
+    above the label's lowest positive score are candidates; they are sorted by (label, score desc) once.
+    """
+    n_docs, n_labels = s.shape
+    pos_rows = _core.row_of_entries(y)
+    pos_cols = y.indices.astype(np.int64)
+    pos_vals = s[pos_rows, pos_cols]
+    support = np.bincount(pos_cols, minlength=n_labels)
+    min_pos = np.full(n_labels, np.inf, dtype=s.dtype)
+    np.minimum.at(min_pos, pos_cols, pos_vals)
+    eligible = support >= min_positives
+    min_pos[~eligible] = np.inf  # nothing to look at for fallback labels
+
+    rows_l, cols_l, vals_l = [], [], []
+    below_max = np.full(n_labels, -np.inf, dtype=np.float64)
+    for a, b in _core.row_chunks(n_docs, n_labels):
+        chunk = s[a:b]
+        mask = chunk >= min_pos
+        r, c = np.nonzero(mask)
+        rows_l.append(r + a)
+        cols_l.append(c)
+        vals_l.append(chunk[r, c])
+        if b > a:
+            below_max = np.maximum(below_max, np.where(mask, -np.inf, chunk).max(axis=0))
+    rows = np.concatenate(rows_l).astype(np.int64)
+    cols = np.concatenate(cols_l).astype(np.int64)
+    vals = np.concatenate(vals_l)
+    is_pos = _core.is_member(
+        _core.entry_keys(rows, cols, n_labels), np.sort(_core.entry_keys(pos_rows, pos_cols, n_labels))
+    )
+    order = np.lexsort((-vals.astype(np.float64), cols))
+    cols, vals, is_pos = cols[order], vals[order], is_pos[order]
+
+    thresholds = np.full(n_labels, fallback_value, dtype=np.float64)
+    if cols.size:
+        col_start = np.searchsorted(cols, np.arange(n_labels), side="left")
+        idx = np.arange(cols.size)
+        predicted = idx - col_start[cols] + 1
+        cum_pos = np.cumsum(is_pos)
+        tp = cum_pos - (cum_pos[col_start[cols]] - is_pos[col_start[cols]])
+        last = np.ones(cols.size, dtype=bool)  # last entry of a run of equal (label, score)
+        last[:-1] = (cols[1:] != cols[:-1]) | (vals[1:] != vals[:-1])
+        ends = np.flatnonzero(last)
+        f1 = 2.0 * tp[ends] / (predicted[ends] + support[cols[ends]])
+        # per label: highest F1, ties to the lowest threshold (most predictions)
+        pick = np.lexsort((predicted[ends], f1, cols[ends]))
+        sorted_cols = cols[ends][pick]
+        is_last = np.ones(pick.size, dtype=bool)
+        is_last[:-1] = sorted_cols[1:] != sorted_cols[:-1]
+        chosen = ends[pick[is_last]]
+        for i in chosen.tolist():  # one iteration per label with enough positives
+            c = int(cols[i])
+            nxt = i + 1
+            lower = float(vals[nxt]) if nxt < cols.size and cols[nxt] == c else float(below_max[c])
+            thresholds[c] = _core.threshold_between(float(vals[i]), lower, s.dtype)
+    return thresholds, int((~eligible).sum())
+
+
+def _top_k_indices(s: np.ndarray, k: int) -> np.ndarray:
+    """``(n_docs, k)`` column indices of the ``k`` highest scores per row, best first.
+
+    Ties at the cut are broken by ``np.argpartition`` (deterministic for a given input); within the top
+    ``k`` equal scores are ordered by column index.
+    """
+    n_docs, n_labels = s.shape
+    k = min(k, n_labels)
+    out = np.empty((n_docs, k), dtype=np.int64)
+    for a, b in _core.row_chunks(n_docs, n_labels):
+        chunk = s[a:b]
+        if k < n_labels:
+            top = np.argpartition(chunk, n_labels - k, axis=1)[:, n_labels - k :]
+        else:
+            top = np.broadcast_to(np.arange(n_labels), chunk.shape)
+        top = np.sort(top, axis=1)
+        vals = np.take_along_axis(chunk, top, axis=1)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        out[a:b] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+def _top_k_csr(s: np.ndarray, k: int) -> sp.csr_matrix:
+    n_docs, n_labels = s.shape
+    top = np.sort(_top_k_indices(s, k), axis=1)
+    kk = top.shape[1]
+    return sp.csr_matrix(
+        (np.ones(n_docs * kk, dtype=np.float32), top.ravel().astype(np.int32), np.arange(n_docs + 1) * kk),
+        shape=(n_docs, n_labels),
+    )
+
+
+def _tune_top_k(s: np.ndarray, y: sp.csr_matrix, max_k: int | None, score_kind: str) -> Thresholds:
+    n_docs, n_labels = s.shape
+    if max_k is None:
+        max_k = max(1, math.ceil(3 * y.nnz / n_docs))
+    elif isinstance(max_k, bool) or not isinstance(max_k, (int, np.integer)) or max_k < 1:
+        raise ConfigError(f"`max_k` must be an integer >= 1, got {max_k!r}")
+    max_k = min(int(max_k), n_labels)
+    top = _top_k_indices(s, max_k)
+    rows = np.repeat(np.arange(n_docs, dtype=np.int64), max_k)
+    pos_keys = np.sort(_core.entry_keys(_core.row_of_entries(y), y.indices, n_labels))
+    hit = _core.is_member(_core.entry_keys(rows, top.ravel(), n_labels), pos_keys).reshape(n_docs, max_k)
+    tp = np.cumsum(hit.sum(axis=0))
+    ks = np.arange(1, max_k + 1)
+    f1 = 2.0 * tp / (n_docs * ks + y.nnz)
+    best = int(np.argmax(f1))
+    return Thresholds("top-k", k=int(ks[best]), score_kind=score_kind, validation_micro_f1=float(f1[best]))  # type: ignore[arg-type]
+
+
+def _csr_from_row_counts(
+    cols: list[np.ndarray], counts: list[np.ndarray], shape: tuple[int, int]
+) -> sp.csr_matrix:
+    indices = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
+    per_row = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(per_row, out=indptr[1:])
+    return sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=shape)
