@@ -23,7 +23,8 @@ def load_corpus(source: str, data: str | os.PathLike[str] | None = None, **optio
 
     Args:
         source: ``"reuters21578"``; ``"bioasq"``; ``"synthetic:<preset>"`` (``tiny``, ``small``,
-            ``reuters-like``, ``pubmed-like``); or a path to a JSONL/CSV file or a folder of split files.
+            ``reuters-like``, ``pubmed-like``); a path to a JSONL/CSV file or a folder of split files; or
+            ``"files"`` with that path in ``data``.
         data: for ``reuters21578`` the ``.tar.gz`` or folder (None: ``$MLBALANCE_DATA``, the cache,
             then download); for ``bioasq`` the JSON file; ignored otherwise (must be None).
         **options: passed to the source's loader: :func:`~mlbalance.data.reuters.load_reuters`,
@@ -49,7 +50,16 @@ def load_corpus(source: str, data: str | os.PathLike[str] | None = None, **optio
         if data is not None:
             raise DataError(f"{source} is generated; it takes no data path, got {str(data)!r}")
         return load_synthetic(source.split(":", 1)[1], **options)
-    path = Path(data) if data is not None and source in ("files", "jsonl", "csv") else Path(source)
+    if source in ("files", "jsonl", "csv"):
+        if data is None:
+            raise DataError(f"the {source} source needs the path of a file or folder (--data)")
+        path = Path(data)
+    else:
+        path = Path(source)
+        if data is not None and Path(data) != path:
+            raise DataError(
+                f"source {source!r} is a path, so `data` must be None or the same path, got {str(data)!r}"
+            )
     if path.exists():
         from mlbalance.data.files import load_files
 

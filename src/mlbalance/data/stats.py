@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from mlbalance.errors import DataError
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus
 
 GROUP_NAMES = ("head", "medium", "tail")
 
@@ -190,3 +193,91 @@ def _r_db_positive_summary(y: sp.csr_matrix, class_freq: np.ndarray) -> tuple[fl
     doc_sum = np.bincount(rows, weights=pos_inv, minlength=y.shape[0])
     r = pos_inv / doc_sum[rows]
     return float(r.mean()), float(np.median(r))
+
+
+def cooccurrence(y: sp.spmatrix | np.ndarray, dense_max_labels: int = 2000) -> sp.csr_matrix | np.ndarray:
+    """Conditional co-occurrence ``P[i, j] = p(i | j)``: the share of documents with label ``j`` that
+    also carry label ``i`` (the paper's Figure 2/3 heatmap).
+
+    Computed as ``YᵀY`` with columns divided by ``n_j``; a label with ``n_j = 0`` has an all-zero
+    column. The diagonal is 1 for every label that occurs.
+
+    Args:
+        y: ``(n_docs, C)`` binary label matrix.
+        dense_max_labels: up to this many labels the result is a dense float32 array; above it a CSR
+            matrix (float32), whose size grows with the number of co-occurring pairs, not with ``C²``.
+    """
+    y = sp.csr_matrix(y)
+    y = sp.csr_matrix((np.ones(y.nnz, dtype=np.int32), y.indices, y.indptr), shape=y.shape)
+    y.sum_duplicates()
+    y.data[:] = 1
+    counts = (y.T.tocsr() @ y).tocsr()
+    freq = counts.diagonal().astype(np.float64)
+    inv = np.zeros_like(freq)
+    nz = freq > 0
+    inv[nz] = 1.0 / freq[nz]
+    cond = sp.csr_matrix(
+        ((counts.data * inv[counts.indices]).astype(np.float32), counts.indices, counts.indptr),
+        shape=counts.shape,
+    )
+    if y.shape[1] <= dense_max_labels:
+        return cond.toarray()
+    return cond
+
+
+def labels_per_doc_tertiles(y: sp.spmatrix | np.ndarray) -> tuple[tuple[str, int, int | None], ...]:
+    """Three document bins by number of labels, cut at the tertiles of ``y``'s labels-per-document.
+
+    The paper's PubMed bins (≤9, 10–14, ≥15) came from this rule; the result has the shape of
+    :attr:`LabelStats.doc_bins`. Bins may be fewer than three when the counts have few distinct values.
+    """
+    counts = np.diff(sp.csr_matrix(y).indptr)
+    if counts.size == 0:
+        raise DataError("labels_per_doc_tertiles needs at least one document")
+    q1, q2 = (int(np.ceil(v)) for v in np.quantile(counts, [1 / 3, 2 / 3]))
+    edges = sorted({q1, max(q2, q1 + 1)})
+    lo = int(counts.min())
+    bins: list[tuple[str, int, int | None]] = []
+    for cut in edges:
+        if cut - 1 >= lo:
+            bins.append((f"{lo}-{cut - 1}", lo, cut - 1))
+            lo = cut
+    bins.append((f"{lo}+", lo, None))
+    return tuple(bins)
+
+
+def doc_group_sizes(stats: LabelStats, y: sp.spmatrix | np.ndarray) -> dict[str, int]:
+    """Number of rows of ``y`` in each of ``stats.doc_bins`` (Table 3 groups)."""
+    return {name: int(mask.sum()) for name, mask in stats.doc_group_masks(y).items()}
+
+
+def summary(corpus: Corpus) -> dict[str, Any]:
+    """The paper's Table 1 for one corpus, plus the group sizes: one JSON-ready row.
+
+    Keys: ``dataset``, ``train``, ``validation``, ``test`` (documents), ``labels`` (C),
+    ``labels_per_doc`` (train), ``docs_per_label_mean`` / ``_median``, ``max_label_freq``,
+    ``min_label_freq``, ``labels_without_train_docs``, ``head`` / ``medium`` / ``tail`` (label counts
+    with the cut-offs in ``head_min`` / ``tail_max``), and ``doc_groups_test`` (test documents per
+    Table 3 bin).
+    """
+    stats = corpus.stats()
+    freq = stats.class_freq
+    y_test = corpus.labels("test")
+    row: dict[str, Any] = {
+        "dataset": corpus.name,
+        "train": len(corpus.train),
+        "validation": len(corpus.validation),
+        "test": len(corpus.test),
+        "labels": stats.n_labels,
+        "labels_per_doc": round(stats.label_cardinality, 4),
+        "docs_per_label_mean": round(float(freq.mean()), 2) if freq.size else 0.0,
+        "docs_per_label_median": float(np.median(freq)) if freq.size else 0.0,
+        "max_label_freq": int(freq.max()) if freq.size else 0,
+        "min_label_freq": int(freq.min()) if freq.size else 0,
+        "labels_without_train_docs": int((freq == 0).sum()),
+        "head_min": stats.head_min,
+        "tail_max": stats.tail_max,
+        **stats.group_sizes(),
+        "doc_groups_test": doc_group_sizes(stats, y_test),
+    }
+    return row
