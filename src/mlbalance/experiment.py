@@ -22,6 +22,7 @@ from mlbalance.errors import ConfigError, RunError
 from mlbalance.runs import (
     CHECKPOINT_DIR,
     Run,
+    check_run_dir,
     is_complete,
     is_run_dir,
     load_run,
@@ -66,10 +67,11 @@ def _corpus_and_data(
     )
 
 
-def model_kwargs(config: TrainConfig, preset: str | None) -> dict[str, Any]:
-    """Constructor arguments of ``config.model``: its options plus loss, seed and dataset preset.
+def model_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Constructor arguments of ``config.model``: its options plus ``loss`` and ``seed``.
 
-    ``loss``, ``seed`` and ``dataset`` are passed only to models that take them.
+    ``loss`` and ``seed`` are passed only to models that take them. (Models take the loss settings'
+    dataset preset from the corpus unless a ``dataset`` option names one.)
     """
     from mlbalance.models.registry import model_parameters
 
@@ -79,8 +81,6 @@ def model_kwargs(config: TrainConfig, preset: str | None) -> dict[str, Any]:
         kwargs["loss"] = config.loss
     if "seed" in params:
         kwargs["seed"] = config.seed
-    if "dataset" in params and preset is not None:
-        kwargs.setdefault("dataset", preset)
     return kwargs
 
 
@@ -233,12 +233,15 @@ def train_config(
     """:func:`train` from a :class:`TrainConfig` (what the CLI builds); ``corpus`` skips loading."""
     from mlbalance.models.registry import build_model
 
+    # everything that can be checked fails before the corpus is loaded or anything is written
     if config.model != "svm":
-        parse_losses([config.loss])  # an unknown preset fails before any work
+        parse_losses([config.loss])
+    clf = build_model(config.model, **model_kwargs(config))
+    run_config = config.to_dict()
+    if out is not None:
+        check_run_dir(out, run_config, resume=resume, overwrite=overwrite)
     if corpus is None:
         corpus = load_data(config.data)
-    clf = build_model(config.model, **model_kwargs(config, corpus.preset))
-    run_config = config.to_dict()
     if out is not None:
         out = prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite)
     start = time.perf_counter()
@@ -437,18 +440,13 @@ def _write_comparison(
     save_figure(_f1_figure(result.rows), out_dir / "plots" / "f1_by_group.png")
     if corpus is None:
         corpus = load_data(config.data)
-    figure = _dataset_figure(corpus)
-    if figure is not None:
-        save_figure(figure, out_dir / "plots" / "dataset.png")
+    save_figure(_dataset_figure(corpus), out_dir / "plots" / "dataset.png")
 
 
 def _dataset_figure(corpus: Corpus) -> Any:
-    try:
-        from mlbalance.plots import plot_dataset
-    except ImportError:
-        log.warning("mlbalance.plots is not available; the dataset figure is not drawn")
-        return None
-    return plot_dataset(corpus.stats(), corpus.labels("train"))
+    from mlbalance.plots import plot_dataset
+
+    return plot_dataset(corpus)
 
 
 def reevaluate(

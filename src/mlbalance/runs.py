@@ -96,6 +96,34 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
+def check_run_dir(
+    directory: str | Path,
+    config: Mapping[str, Any],
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> None:
+    """Raise the :class:`RunError` :func:`prepare_run_dir` would raise, without writing anything."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"{directory} exists and is not a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not is_run_dir(directory):
+        raise RunError(f"{directory} exists, is not empty and is not a run directory; choose another --out")
+    if is_complete(directory) and not overwrite:
+        raise RunError(
+            f"{directory} already holds a finished run; pass --overwrite to replace it "
+            "or choose another --out"
+        )
+    if resume and is_run_dir(directory) and not is_complete(directory):
+        previous = read_config(directory).get("run")
+        config = json.loads(json.dumps(dict(config)))
+        if previous is not None and previous != config:
+            raise RunError(
+                f"cannot resume {directory}: it was started with another configuration "
+                f"({_first_difference(previous, config)}); train into a new --out instead"
+            )
+
+
 def prepare_run_dir(
     directory: str | Path,
     config: Mapping[str, Any],
@@ -116,27 +144,13 @@ def prepare_run_dir(
             folder that is not a run directory, or ``resume`` is asked of a run with another config.
     """
     directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise RunError(f"{directory} exists and is not a directory")
-    if directory.is_dir() and any(directory.iterdir()) and not is_run_dir(directory):
-        raise RunError(f"{directory} exists, is not empty and is not a run directory; choose another --out")
+    check_run_dir(directory, config, resume=resume, overwrite=overwrite)
+    config = json.loads(json.dumps(dict(config)))  # a JSON-ready copy
     if is_complete(directory):
-        if not overwrite:
-            raise RunError(
-                f"{directory} already holds a finished run; pass --overwrite to replace it "
-                "or choose another --out"
-            )
         (directory / COMPLETE).unlink()
         log.info("replacing the finished run in %s", directory)
-    config = json.loads(json.dumps(dict(config)))  # a JSON-ready copy; fails early on odd values
-    if resume and is_run_dir(directory):
-        previous = read_config(directory).get("run")
-        if previous is not None and previous != config:
-            raise RunError(
-                f"cannot resume {directory}: it was started with another configuration "
-                f"({_first_difference(previous, config)}); train into a new --out instead"
-            )
-    elif not resume:
+        resume = False  # a finished run has no checkpoint to continue from
+    if not resume:
         shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_json(
