@@ -140,12 +140,10 @@ def class_balanced_weights(class_freq: Tensor | np.ndarray, beta: float) -> Tens
     """
     beta = _check_number("beta", beta, low=0.0, high=1.0, high_open=True)
     freq = _as_class_freq(class_freq).clamp_min(1.0)
-    # (1 − β) / (1 − β^n) computed as −expm1(log1p(−β)) / −expm1(n·log β) for accuracy near β → 1.
+    # 1 − β^n computed as −expm1(n · log β), accurate for β close to 1.
     if beta == 0.0:
         return torch.ones_like(freq)
-    return torch.expm1(torch.tensor(math.log1p(-beta), dtype=torch.float64)) / torch.expm1(
-        freq * math.log(beta)
-    )
+    return (1.0 - beta) / -torch.expm1(freq * math.log(beta))
 
 
 def label_prior(class_freq: Tensor | np.ndarray, n_train: int) -> Tensor:
