@@ -2,7 +2,7 @@
 
 The generator, seeded and vectorised:
 
-1. **Label frequencies** follow a Zipf-like curve ``w_i ∝ (i + 1)^(-zipf) · exp(-decay · i / C)``
+1. **Label frequencies** follow a Zipf-like curve ``w_i ∝ (i + 1 + shift)^(-zipf) · exp(-decay · i / C)``
    with a floor, so the head is steep and the tail long but not empty.
 2. **Labels per document**: ``1 + Poisson(cardinality - 1)`` (capped). The first label is drawn from
    ``w``; each further label comes, with probability ``group_prob``, from the first label's
@@ -50,6 +50,7 @@ class SyntheticConfig:
     cardinality: float = 1.24
     max_labels: int = 15
     zipf: float = 1.2
+    shift: float = 0.0
     decay: float = 0.0
     floor: float = 0.0
     group_size: int = 4
@@ -72,6 +73,7 @@ class SyntheticConfig:
             (self.cardinality >= 1.0, "cardinality", ">= 1"),
             (self.max_labels >= 1, "max_labels", ">= 1"),
             (self.zipf >= 0, "zipf", ">= 0"),
+            (self.shift >= 0, "shift", ">= 0"),
             (self.decay >= 0, "decay", ">= 0"),
             (self.floor >= 0, "floor", ">= 0"),
             (self.group_size >= 1, "group_size", ">= 1"),
@@ -109,8 +111,8 @@ PRESETS: dict[str, SyntheticConfig] = {
         n_labels=18_211,
         cardinality=12.3,
         max_labels=40,
-        zipf=0.9,
-        floor=2e-6,
+        zipf=1.4,
+        shift=30.0,
         group_size=12,
         group_prob=0.5,
         validation=5000,
@@ -159,7 +161,7 @@ def _draw_labels(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[sp.csr
     """The ``(n_docs, n_labels)`` label matrix and the group of each label."""
     n, c = cfg.n_docs, cfg.n_labels
     rank = np.arange(c, dtype=np.float64)
-    weights = (rank + 1.0) ** (-cfg.zipf) * np.exp(-cfg.decay * rank / c)
+    weights = (rank + 1.0 + cfg.shift) ** (-cfg.zipf) * np.exp(-cfg.decay * rank / c)
     weights /= weights.sum()
     weights = np.maximum(weights, cfg.floor)
     weights /= weights.sum()
@@ -254,10 +256,10 @@ def _texts(
     )
     rows = np.concatenate([sig_rows, doc_of_pos, conf_rows, noise_rows])
     ids = np.concatenate([sig_ids, grp_ids, conf_ids, noise_ids])
-    # Shuffle word order inside each document: sort by (row, random key).
-    order = np.lexsort((rng.random(rows.shape[0]), rows))
-    words = vocab[ids[order]]
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    # Shuffle word order inside each document: sort by row plus a random fraction.
+    order = np.argsort(rows + rng.random(rows.shape[0]), kind="stable")
+    words = list(map(vocab.tolist().__getitem__, ids[order].tolist()))
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).tolist()
     return [" ".join(words[bounds[i] : bounds[i + 1]]) for i in range(n)]
 
 
