@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score
 
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import PAPER_GRIDS, Thresholds, tune_thresholds
-from mlbalance.evaluation.thresholds import global_optimal_threshold
+from mlbalance.evaluation.thresholds import _top_k_indices, global_optimal_threshold
 
 from .helpers import make_data
 
@@ -155,6 +155,20 @@ def test_top_k_fixed_and_tuned():
     assert tuned.k == int(np.argmax(f1s)) + 1
     assert tuned.validation_micro_f1 == pytest.approx(max(f1s), abs=1e-12)
     assert Thresholds("top-k", k=100).predict(s).nnz == s.size  # k above the number of labels
+
+
+@pytest.mark.parametrize("k", [1, 4, 25, 30])
+def test_top_k_indices_equal_a_stable_sort_ties_included(k):
+    s, _ = make_data(12, n=90, c=25, ties=True)
+    s[5] = 0.5  # a row of equal scores: the lowest columns win
+    s[7] = -3.0  # a row far below the global cut: found by its own partition
+    s[8, :3] = -3.0
+    expected = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(_top_k_indices(s, k), expected)
+    np.testing.assert_array_equal(_top_k_indices(s.astype(np.float64), k), expected)
+    pred = Thresholds("top-k", k=k).predict(s).toarray()
+    assert (pred.sum(axis=1) == min(k, 25)).all()
+    assert all(set(np.flatnonzero(pred[i])) == set(expected[i]) for i in range(len(s)))
 
 
 def test_predict_matches_dense_rule_and_is_csr():

@@ -29,7 +29,7 @@ def confused_pairs(
         y_true: binary labels ``(n_docs, C)``, sparse or dense.
         y_pred: binary predictions of the same shape.
         names: the ``C`` label names.
-        top: how many pairs to return (None: all), most frequent first; ties by label names.
+        top: how many pairs to return (None: all), most frequent first; ties in label (column) order.
 
     Returns:
         Dicts ``{"true_label", "predicted_label", "count", "true_support", "predicted_support"}``;
@@ -51,8 +51,11 @@ def confused_pairs(
     counts = pairs.data.astype(np.int64)
     keep = counts > 0
     true_idx, pred_idx, counts = pairs.row[keep], pairs.col[keep], counts[keep]
-    name_arr = np.asarray(names, dtype=object)
-    order = np.lexsort((name_arr[pred_idx], name_arr[true_idx], -counts)) if counts.size else counts
+    if top is not None and counts.size > top:  # keep the top counts (and ties) before sorting
+        floor = np.partition(counts, counts.size - top)[counts.size - top]
+        keep = counts >= floor
+        true_idx, pred_idx, counts = true_idx[keep], pred_idx[keep], counts[keep]
+    order = np.lexsort((pred_idx, true_idx, -counts))
     if top is not None:
         order = order[:top]
     support = np.bincount(y.indices, minlength=y.shape[1])

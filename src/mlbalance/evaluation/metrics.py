@@ -69,7 +69,7 @@ def evaluate(
     """
     s = _core.as_scores(scores)
     y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
-    return evaluate_predictions(y, thresholds.predict(s), stats, split=split, thresholds=thresholds)
+    return evaluate_predictions(y, thresholds._predict(s), stats, split=split, thresholds=thresholds)
 
 
 def evaluate_predictions(
@@ -182,8 +182,7 @@ def ranking_metrics(
 
     P@k = (true labels among the top k) / k. nDCG@k uses binary gains, ``DCG = Σ_r rel_r / log2(r + 1)``
     over the top k, divided by the ideal DCG of ``min(k, n_true)`` labels; a document with no true label
-    scores 0 in both (as ``sklearn.metrics.ndcg_score`` does). Ties at the cut are broken by column
-    order of ``np.argpartition``.
+    scores 0 in both (as ``sklearn.metrics.ndcg_score`` does). Equal scores rank by column index.
     """
     s = _core.as_scores(scores)
     y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
