@@ -46,14 +46,8 @@ EXPECTED_DOCUMENTS = 21_578
 EXPECTED_MODAPTE = (9_603, 3_299)
 N_SGML_FILES = 22
 
-_DOC_RE = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.S)
-_OPEN_RE = re.compile(r"<REUTERS\b")
 _ATTR_RE = re.compile(r'(\w+)="([^"]*)"')
-_TOPICS_RE = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.S)
 _D_RE = re.compile(r"<D>(.*?)</D>", re.S)
-_TEXT_RE = re.compile(r"<TEXT\b([^>]*)>(.*?)</TEXT>", re.S)
-_TITLE_RE = re.compile(r"<TITLE>(.*?)</TITLE>", re.S)
-_BODY_RE = re.compile(r"<BODY>(.*?)</BODY>", re.S)
 _TAG_RE = re.compile(r"<[^>]+>")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -78,6 +72,15 @@ def _clean(fragment: str) -> str:
     return _CONTROL_RE.sub("", text).strip()
 
 
+def _element(text: str, tag: str) -> str | None:
+    """Content of the first ``<tag>…</tag>`` in ``text`` (no attributes), or None."""
+    i = text.find(f"<{tag}>")
+    if i < 0:
+        return None
+    j = text.find(f"</{tag}>", i)
+    return text[i + len(tag) + 2 : j] if j >= 0 else None
+
+
 def parse_sgml(content: str, file: str = "<string>") -> Iterator[ReutersDocument]:
     """The documents of one ``reut2-NNN.sgm`` file's text.
 
@@ -85,37 +88,44 @@ def parse_sgml(content: str, file: str = "<string>") -> Iterator[ReutersDocument
         DataError: a ``<REUTERS>`` element is not closed, lacks ``NEWID``/``LEWISSPLIT``, or has
             ``<TEXT>`` missing.
     """
-    n_open = len(_OPEN_RE.findall(content))
-    n_seen = 0
-    for match in _DOC_RE.finditer(content):
-        n_seen += 1
-        attrs = dict(_ATTR_RE.findall(match.group(1)))
-        body = match.group(2)
+    pieces = content.split("<REUTERS")[1:]
+    for n_seen, piece in enumerate(pieces, start=1):
+        head_end = piece.find(">")
+        attrs = dict(_ATTR_RE.findall(piece[: max(head_end, 0)]))
         newid = attrs.get("NEWID")
-        if newid is None or "LEWISSPLIT" not in attrs:
+        if head_end < 0 or newid is None or "LEWISSPLIT" not in attrs:
             raise DataError(
-                f"{file}: document {n_seen} (offset {match.start()}): <REUTERS> tag "
-                f"{match.group(0)[:80]!r} lacks NEWID or LEWISSPLIT; expected both attributes"
+                f"{file}: document {n_seen}: <REUTERS> tag {('<REUTERS' + piece)[:80]!r} lacks NEWID or "
+                "LEWISSPLIT; expected both attributes"
             )
-        if _OPEN_RE.search(body):
+        close = piece.find("</REUTERS>")
+        if close < 0:
+            if n_seen < len(pieces):
+                raise DataError(
+                    f"{file}: document NEWID={newid}: <REUTERS> element is not closed before the next one "
+                    "starts; expected </REUTERS>"
+                )
             raise DataError(
-                f"{file}: document NEWID={newid}: <REUTERS> element is not closed before the next one "
-                "starts; expected </REUTERS>"
+                f"{file}: found {len(pieces)} <REUTERS> start tags but {n_seen - 1} complete documents; "
+                "expected every <REUTERS> element to be closed by </REUTERS> (broken or truncated SGML)"
             )
-        text_match = _TEXT_RE.search(body)
-        if text_match is None:
+        body = piece[head_end + 1 : close]
+        text_start = body.find("<TEXT")
+        text_open_end = body.find(">", text_start)
+        text_end = body.find("</TEXT>", text_open_end)
+        if text_start < 0 or text_open_end < 0 or text_end < 0:
             raise DataError(f"{file}: document NEWID={newid}: no <TEXT>…</TEXT> element; expected one")
-        raw = text_match.group(2)
-        doc_type = dict(_ATTR_RE.findall(text_match.group(1))).get("TYPE", "NORM")
-        title = _TITLE_RE.search(raw)
-        main = _BODY_RE.search(raw)
+        raw = body[text_open_end + 1 : text_end]
+        doc_type = dict(_ATTR_RE.findall(body[text_start:text_open_end])).get("TYPE", "NORM")
+        title = _element(raw, "TITLE")
+        main = _element(raw, "BODY")
         if title is None and main is None:
             text = _clean(raw)
         else:
-            parts = [_clean(m.group(1)) for m in (title, main) if m is not None]
+            parts = [_clean(m) for m in (title, main) if m is not None]
             text = "\n".join(p for p in parts if p)
-        topics_match = _TOPICS_RE.search(body)
-        topics = [t.strip() for t in _D_RE.findall(topics_match.group(1))] if topics_match else []
+        topics_block = _element(body, "TOPICS")
+        topics = [t.strip() for t in _D_RE.findall(topics_block)] if topics_block else []
         unique_topics = tuple(dict.fromkeys(topics))
         yield ReutersDocument(
             newid=newid,
@@ -126,11 +136,6 @@ def parse_sgml(content: str, file: str = "<string>") -> Iterator[ReutersDocument
             text=text,
             file=file,
             repeated_topics=len(topics) - len(unique_topics),
-        )
-    if n_seen != n_open:
-        raise DataError(
-            f"{file}: found {n_open} <REUTERS> start tags but {n_seen} complete documents; "
-            "expected every <REUTERS> element to be closed by </REUTERS> (broken or truncated SGML)"
         )
 
 
