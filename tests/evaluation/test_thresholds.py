@@ -240,6 +240,12 @@ def test_bad_inputs_raise_clear_errors():
     bad[3, 2] = np.nan
     with pytest.raises(DataError, match="must be finite, got nan at document 3, label 2"):
         tune_thresholds(bad, y)
+    bad[3, 2] = 0.5
+    bad[7, 0] = -np.inf
+    with pytest.raises(DataError, match="must be finite, got -inf at document 7, label 0"):
+        Thresholds("grid", value=0.5).predict(bad)
+    huge = np.full((4, 3), 3e38, dtype=np.float32)  # finite, though their float32 sum overflows
+    assert Thresholds("grid", value=0.5).predict(huge).nnz == 12
     y2 = y.copy()
     y2[4, 1] = 2
     with pytest.raises(DataError, match=r"must be binary \(0/1\), got 2 at document 4, label 1"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,14 +35,22 @@ def as_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
         if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
             raise DataError(f"`{name}` must hold numbers, got dtype {arr.dtype}")
         arr = arr.astype(np.float32)
-    if arr.size:
-        lo, hi = arr.min(), arr.max()  # NaN propagates through min/max: two passes, no temporaries
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            raise DataError(
-                f"`{name}` must be finite, got {arr[bad[0], bad[1]]} at document {bad[0]}, label {bad[1]}"
-            )
+    # one cheap pass: the sum is finite unless a value is NaN/inf (or the sum overflows: then look closer)
+    if arr.size and not np.isfinite(arr.sum(dtype=arr.dtype)):
+        for start, stop in row_chunks(*arr.shape):
+            bad = np.argwhere(~np.isfinite(arr[start:stop]))
+            if bad.size:
+                r, c = bad[0]
+                raise DataError(
+                    f"`{name}` must be finite, got {arr[start + r, c]} at document {start + r}, label {c}"
+                )
     return arr
+
+
+def take_at_least(chunk: np.ndarray, value: Any) -> np.ndarray:
+    """The entries of ``chunk >= value`` in row-major order (faster than boolean indexing)."""
+    flat = chunk.reshape(-1)
+    return flat[np.flatnonzero(flat >= value)]
 
 
 def as_binary_csr(

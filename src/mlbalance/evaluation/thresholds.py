@@ -258,8 +258,7 @@ def grid_micro_f1(scores: np.ndarray, y: sp.csr_matrix, grid: np.ndarray) -> np.
     n_pos = y.nnz
     hist = np.zeros(grid.size + 1, dtype=np.int64)
     for start, stop in _core.row_chunks(*scores.shape):
-        chunk = scores[start:stop]
-        cand = chunk[chunk >= grid_t[0]]
+        cand = _core.take_at_least(scores[start:stop], grid_t[0])
         if cand.size:
             hist += np.bincount(np.searchsorted(grid_t, cand, side="right"), minlength=grid.size + 1)
     predicted = np.cumsum(hist[::-1])[::-1][1:]
@@ -293,7 +292,9 @@ def global_optimal_threshold(scores: np.ndarray, y: sp.csr_matrix) -> tuple[floa
         else:
             # a cut-off with about m scores above it, estimated on the sample
             t0 = sample[max(0, sample.size - 1 - int(sample.size * m / n_total))]
-            cand = np.sort(np.concatenate([s[a:b][s[a:b] >= t0] for a, b in _core.row_chunks(*s.shape)]))
+            cand = np.sort(
+                np.concatenate([_core.take_at_least(s[a:b], t0) for a, b in _core.row_chunks(*s.shape)])
+            )
         distinct = np.unique(cand)
         predicted = cand.size - np.searchsorted(cand, distinct, side="left")
         tp = n_pos - np.searchsorted(pos, distinct, side="left")
