@@ -186,7 +186,12 @@ def test_download_is_verified_by_content(tmp_path, monkeypatch, reuters_archive)
     assert not dest.exists() and not list(dest.parent.iterdir())
 
 
-def test_validation_size_option(reuters_archive):
-    corpus = load_corpus("reuters21578", data=reuters_archive, validation_size=500, seed=1)
-    assert (len(corpus.train), len(corpus.validation)) == (7270, 500)
+def test_other_seed_keeps_labels_without_training_documents(reuters_archive):
+    corpus = load_corpus("reuters21578", data=reuters_archive, seed=0)
+    assert (len(corpus.train), len(corpus.validation)) == (6770, 1000)
     assert len(corpus.label_space) == 90
+    empty = ["castor-oil", "copra-cake", "palmkernel"]
+    assert corpus.metadata["labels_without_train_docs"] == empty
+    stats = corpus.stats()
+    assert [int(stats.class_freq[corpus.label_space.index[n]]) for n in empty] == [0, 0, 0]
+    assert stats.group_masks()["tail"][[corpus.label_space.index[n] for n in empty]].all()
