@@ -29,17 +29,21 @@ from typing import Any, Literal, get_args
 
 from mlbalance.errors import ConfigError
 
-ModelKind = Literal["tfidf", "svm", "transformer"]
+ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer"]
+SvmBackend = Literal["liblinear", "sgd"]
 ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k"]
 
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
+SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
+#: The model kind of each SVM backend: one-vs-rest liblinear, or all labels at once (svm-sgd).
+SVM_KINDS: dict[str, str] = {"liblinear": "svm", "sgd": "svm-sgd"}
 
 #: Run-level keys of a config file (everything else is a model option).
 RUN_KEYS = frozenset(
     {"dataset", "data", "data_options", "model", "loss", "seed", "threshold", "top_k", "model_options"}
 )
-COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options"}
+COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options", "svm_backend"}
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
@@ -173,6 +177,8 @@ class CompareConfig:
         seed, threshold, model_options: as in :class:`TrainConfig` (model options apply to ``model``
             only).
         svm_options: constructor arguments of the SVM (default: its own defaults, the paper's recipe).
+        svm_backend: ``"liblinear"`` (one-vs-rest ``LinearSVC``, model ``svm``) or ``"sgd"`` (all labels
+            at once, model ``svm-sgd``; for many labels).
     """
 
     data: DataConfig
@@ -183,10 +189,12 @@ class CompareConfig:
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     model_options: Mapping[str, Any] = field(default_factory=dict)
     svm_options: Mapping[str, Any] = field(default_factory=dict)
+    svm_backend: SvmBackend = "liblinear"
 
     def __post_init__(self) -> None:
         _check_choice("model", self.model, MODEL_KINDS)
-        if self.model == "svm":
+        _check_choice("svm_backend", self.svm_backend, SVM_BACKENDS)
+        if self.model in SVM_KINDS.values():
             raise ConfigError(
                 "`model` of a comparison must be 'tfidf' or 'transformer'; add the SVM with --svm"
             )
@@ -222,6 +230,7 @@ class CompareConfig:
             threshold=ThresholdConfig(values.get("threshold", "grid"), values.get("top_k")),
             model_options=options,
             svm_options=values.get("svm_options") or {},
+            svm_backend=values.get("svm_backend", "liblinear"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,7 +240,7 @@ class CompareConfig:
         """The :class:`TrainConfig` of one cell: ``loss`` with :attr:`model`, or the SVM for None."""
         return TrainConfig(
             data=self.data,
-            model="svm" if loss is None else self.model,
+            model=SVM_KINDS[self.svm_backend] if loss is None else self.model,  # type: ignore[arg-type]
             loss="db" if loss is None else loss,
             seed=self.seed,
             threshold=self.threshold,

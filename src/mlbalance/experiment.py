@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlbalance._atomic import atomic_write_json, atomic_write_text
-from mlbalance.config import CompareConfig, DataConfig, ThresholdConfig, TrainConfig, parse_losses
+from mlbalance.config import SVM_KINDS, CompareConfig, DataConfig, ThresholdConfig, TrainConfig, parse_losses
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.runs import (
     CHECKPOINT_DIR,
@@ -155,7 +155,7 @@ def thresholds_markdown(rows: Sequence[Mapping[str, Any]], timing: Mapping[str, 
 
 
 def _row_cell_name(row: Mapping[str, Any]) -> str:
-    return "svm" if row["model"] == "svm" else f"{row['model']}-{row['loss']}"
+    return row["model"] if row["model"] in SVM_KINDS.values() else f"{row['model']}-{row['loss']}"
 
 
 def _title(model: str, loss: str | None, corpus_name: str) -> str:
@@ -234,7 +234,7 @@ def train_config(
     from mlbalance.models.registry import build_model
 
     # everything that can be checked fails before the corpus is loaded or anything is written
-    if config.model != "svm":
+    if config.model not in SVM_KINDS.values():
         parse_losses([config.loss])
     clf = build_model(config.model, **model_kwargs(config))
     run_config = config.to_dict()
@@ -252,7 +252,7 @@ def train_config(
         resume=resume,
     )
     fitted = time.perf_counter()
-    loss_label = SVM_LOSS if config.model == "svm" else config.loss
+    loss_label = SVM_LOSS if config.model in SVM_KINDS.values() else config.loss
     thresholds, rows = _evaluate(clf, corpus, config.threshold, progress, loss_label)
     timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
     report = run_report(rows, _title(clf.name, loss_label, corpus.name))
@@ -309,7 +309,7 @@ class Comparison:
 
 def cell_name(config: TrainConfig) -> str:
     """The run directory name of a comparison cell: ``"<model>-<loss>"``, or ``"svm"``."""
-    return "svm" if config.model == "svm" else f"{config.model}-{config.loss}"
+    return config.model if config.model in SVM_KINDS.values() else f"{config.model}-{config.loss}"
 
 
 def compare(
@@ -327,6 +327,7 @@ def compare(
     progress: ProgressCallback | None = None,
     on_cell: CellCallback | None = None,
     svm_options: Mapping[str, Any] | None = None,
+    svm_backend: str = "liblinear",
     **model_options: Any,
 ) -> Comparison:
     """Train ``model`` with each loss in ``losses`` (and the SVM), and report them side by side.
@@ -346,6 +347,8 @@ def compare(
         data, data_options, seed, threshold, top_k, progress: as for :func:`train`.
         on_cell: told as each cell starts: ``(index, total, name, reused)``.
         svm_options: constructor arguments of the SVM (default: the paper's recipe).
+        svm_backend: ``"liblinear"`` (one ``LinearSVC`` per label) or ``"sgd"`` (all labels at once,
+            model ``svm-sgd``, for thousands of labels).
         **model_options: constructor arguments of ``model``.
 
     Example:
@@ -363,6 +366,7 @@ def compare(
         threshold=ThresholdConfig(threshold, top_k),  # type: ignore[arg-type]
         model_options=model_options,
         svm_options=svm_options or {},
+        svm_backend=svm_backend,  # type: ignore[arg-type]
     )
     return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell)
 
@@ -505,7 +509,7 @@ def reevaluate(
             f"the corpus {corpus.name!r} has other labels ({len(corpus.label_space)}) than the run "
             f"({len(run.model.label_space_)}); evaluate on the corpus it was trained on"
         )
-    loss_label = SVM_LOSS if stored.model == "svm" else stored.loss
+    loss_label = SVM_LOSS if stored.model in SVM_KINDS.values() else stored.loss
     thresholds, rows = _evaluate(run.model, corpus, stored.threshold, progress, loss_label)
     config = dict(run.config)
     config["threshold"] = {"method": stored.threshold.method, "k": stored.threshold.k}

@@ -15,7 +15,7 @@ from mlbalance.cli._common import (
     settings_from,
 )
 
-RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "seed", "threshold", "top_k")
+RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", "threshold", "top_k")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--losses", help="'all' (default) or comma-separated presets, e.g. bce,focal,db")
     parser.add_argument(
         "--svm", action=argparse.BooleanOptionalAction, default=None, help="also train the SVM baseline"
+    )
+    parser.add_argument(
+        "--svm-backend",
+        choices=("liblinear", "sgd"),
+        help="liblinear: one LinearSVC per label (default); sgd: all labels at once (model svm-sgd, for "
+        "thousands of labels)",
     )
     add_model_arguments(parser, model_choices=("tfidf", "transformer"))
     parser.add_argument("--out", required=True, metavar="DIR", help="folder of the runs and the report")

@@ -17,6 +17,7 @@ from mlbalance.models.base import Classifier
 MODELS: dict[str, tuple[str, str]] = {
     "tfidf": ("mlbalance.models.tfidf", "TfidfClassifier"),
     "svm": ("mlbalance.models.svm", "SvmClassifier"),
+    "svm-sgd": ("mlbalance.models.linear_svm", "LinearSvmClassifier"),
     "transformer": ("mlbalance.models.transformer", "TransformerClassifier"),
 }
 
