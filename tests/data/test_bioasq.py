@@ -156,3 +156,11 @@ def test_too_few_articles(tmp_path):
         load_corpus("bioasq")
     with pytest.raises(DataError, match="no such file"):
         load_bioasq(tmp_path / "missing.json")
+
+
+def test_replace_undecodable_bytes(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_bytes(b'{"articles": [{"pmid": "caf\xe9"}]}')
+    assert [a["pmid"] for a in iter_articles(path, unicode_errors="replace")] == ["caf\ufffd"]
+    with pytest.raises(DataError, match="`unicode_errors` must be"):
+        list(iter_articles(path, unicode_errors="ignore"))

@@ -28,7 +28,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -48,10 +48,10 @@ _WS = " \t\r\n"
 class _Reader:
     """Decoded text of a file in chunks, with the absolute character offset of the buffer start."""
 
-    def __init__(self, path: Path, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, path: Path, progress: Callable[[int], None] | None, errors: str = "strict") -> None:
         self.path = path
         self.handle = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
         self.buf = ""
         self.pos = 0
         self.offset = 0  # characters consumed before buf
@@ -74,7 +74,7 @@ class _Reader:
             at = self.bytes_read + exc.start
             raise DataError(
                 f"{self.path}: byte offset {at}: bytes {exc.object[exc.start : exc.end]!r} are not valid "
-                "UTF-8; expected a UTF-8 JSON file"
+                "UTF-8; expected a UTF-8 JSON file (unicode_errors='replace' reads on with U+FFFD)"
             ) from None
         self.bytes_read += len(raw)
         if self.progress is not None and raw:
@@ -134,13 +134,17 @@ class _Reader:
 
 
 def iter_articles(
-    path: str | os.PathLike[str], progress: Callable[[int], None] | None = None
+    path: str | os.PathLike[str],
+    progress: Callable[[int], None] | None = None,
+    unicode_errors: Literal["strict", "replace"] = "strict",
 ) -> Iterator[dict[str, Any]]:
     """The article objects of a BioASQ JSON file, one at a time, in file order.
 
     Args:
         path: ``{"articles": [...]}`` (other top-level keys are skipped) or a top-level list.
         progress: called with the number of bytes read after each chunk.
+        unicode_errors: ``"strict"`` raises on bytes that are not UTF-8; ``"replace"`` reads them as
+            U+FFFD.
 
     Raises:
         DataError: empty file, non-UTF-8 bytes, malformed or truncated JSON, no ``articles`` list,
@@ -151,7 +155,9 @@ def iter_articles(
         raise DataError(f"{path}: no such file; expected a BioASQ Task A JSON file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; expected a BioASQ Task A JSON file")
-    reader = _Reader(path, progress)
+    if unicode_errors not in ("strict", "replace"):
+        raise DataError(f"`unicode_errors` must be 'strict' or 'replace', got {unicode_errors!r}")
+    reader = _Reader(path, progress, unicode_errors)
     decoder = json.JSONDecoder()
     try:
         first = reader.expect("{[", "'{' or '[' opening the BioASQ JSON")
@@ -213,6 +219,7 @@ def load_bioasq(
     min_label_count: int = 5,
     seed: int = 123,
     progress: Callable[[int], None] | None = None,
+    unicode_errors: Literal["strict", "replace"] = "strict",
 ) -> Corpus:
     """The paper's PubMed corpus from a BioASQ Task A JSON file.
 
@@ -224,6 +231,7 @@ def load_bioasq(
         min_label_count: labels kept when they occur at least this often in train (paper: 5).
         seed: random state of both splits (paper: 123).
         progress: called with bytes read, for a progress bar.
+        unicode_errors: ``"strict"`` (bytes that are not UTF-8 are an error) or ``"replace"``.
 
     Returns:
         A :class:`Corpus` named ``"bioasq"`` with preset ``"pubmed"`` (head ≥ 50, tail ≤ 15).
@@ -233,7 +241,7 @@ def load_bioasq(
     texts: list[str] = []
     labels: list[tuple[str, ...]] = []
     ids: list[str] = []
-    for index, article in enumerate(iter_articles(path, progress)):
+    for index, article in enumerate(iter_articles(path, progress, unicode_errors)):
         counts["articles"] += 1
         pmid = article.get("pmid", f"#{index}")
         if years is not None:
