@@ -36,7 +36,9 @@ def as_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
             raise DataError(f"`{name}` must hold numbers, got dtype {arr.dtype}")
         arr = arr.astype(np.float32)
     # one cheap pass: the sum is finite unless a value is NaN/inf (or the sum overflows: then look closer)
-    if arr.size and not np.isfinite(arr.sum(dtype=arr.dtype)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum(dtype=arr.dtype) if arr.size else 0.0
+    if not np.isfinite(total):
         for start, stop in row_chunks(*arr.shape):
             bad = np.argwhere(~np.isfinite(arr[start:stop]))
             if bad.size:
