@@ -156,6 +156,8 @@ class EncoderClassifier(nn.Module):
         hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
         if hidden is None:
             raise ConfigError(f"cannot tell the hidden size of encoder {type(encoder).__name__}")
+        if pooling != "pooler" and getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None  # unused: drop it (DDP refuses parameters that get no gradient)
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = nn.Dropout(float(dropout))
@@ -423,8 +425,12 @@ class TransformerClassifier(Classifier):
             )
         stats = corpus.stats()
         s = self.settings(stats.preset)
+        # several processes without a GPU (torchrun on CPUs): accelerate needs ``cpu=True`` for gloo
+        cpu_processes = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
         accelerator = Accelerator(
-            mixed_precision=_mixed_precision(s.precision), step_scheduler_with_optimizer=False
+            mixed_precision=_mixed_precision(s.precision),
+            step_scheduler_with_optimizer=False,
+            cpu=cpu_processes,
         )
         rank, world = accelerator.process_index, accelerator.num_processes
         if s.batch_size < world:
@@ -496,8 +502,9 @@ class TransformerClassifier(Classifier):
                 optimizer.zero_grad(set_to_none=True)
                 if accelerator.is_main_process:
                     progress(f"epoch {epoch}", step_no, len(steps))
-            total = accelerator.reduce(loss_sum, reduction="sum")
-            return {"train_loss": float(total) / len(train_lengths), "train_tokens": tokens * world}
+            totals = torch.stack([loss_sum, torch.tensor(float(tokens), dtype=torch.float64, device=device)])
+            totals = accelerator.reduce(totals, reduction="sum") if world > 1 else totals
+            return {"train_loss": float(totals[0]) / len(train_lengths), "train_tokens": int(totals[1])}
 
         def validate(epoch: int) -> dict[str, float]:
             scores, val_loss = self._distributed_scores(
@@ -529,6 +536,7 @@ class TransformerClassifier(Classifier):
         accelerator.wait_for_everyone()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        self.world_size_ = world
         self.model_ = _plain_module(unwrapped)
         self.device_ = device
         self.model_.eval()

@@ -1,0 +1,68 @@
+"""Two CPU processes (``torchrun``, gloo) train the same model as one process, on the tiny BERT."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import transformer_fixtures
+from transformer_fixtures import TRAIN_OPTIONS, make_tiny_encoder, tiny_corpus
+
+FIXTURES = Path(__file__).with_name("transformer_fixtures.py")
+
+
+def _has_get_loss() -> bool:
+    try:
+        from mlbalance.losses import get_loss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(not _has_get_loss(), reason="mlbalance.losses.get_loss is not available")
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_two_processes_give_the_metrics_of_one(tmp_path):
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    # no dropout: with it, two processes draw different masks than one (by design, per process)
+    encoder = make_tiny_encoder(tmp_path / "enc", tiny_corpus(), dropout=0.0)
+    transformer_fixtures._main(
+        [str(encoder), str(tmp_path / "one.json"), "--grad-accum", "2"]
+    )  # in this process
+    two = _run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(FIXTURES),
+            str(encoder),
+            str(tmp_path / "two.json"),
+            "--grad-accum",
+            "2",
+        ]
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = json.loads((tmp_path / "one.json").read_text())
+    b = json.loads((tmp_path / "two.json").read_text())
+    assert (a["world_size"], b["world_size"]) == (1, 2)
+    assert len(a["history"]) == len(b["history"]) == TRAIN_OPTIONS["max_epochs"]
+    for row_a, row_b in zip(a["history"], b["history"]):
+        assert row_a["train_tokens"] == row_b["train_tokens"]  # every document trained on exactly once
+        assert row_a["val_micro_f1"] == pytest.approx(row_b["val_micro_f1"], abs=1e-9)
+        assert row_a["val_loss"] == pytest.approx(row_b["val_loss"], rel=1e-4)
+        assert row_a["train_loss"] == pytest.approx(row_b["train_loss"], rel=1e-4)
+    assert a["best_epoch"] == b["best_epoch"]
+    np.testing.assert_allclose(a["test_scores"], b["test_scores"], atol=1e-4)
