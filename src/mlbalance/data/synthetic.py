@@ -282,12 +282,13 @@ def generate(config: SyntheticConfig, name: str = "synthetic") -> Corpus:
         "validation": perm[n_test : n_test + n_val],
         "train": perm[n_test + n_val :],
     }
-    name_arr = np.asarray(names)
     splits: dict[str, Split] = {}
     for split, idx in parts.items():
         idx = np.sort(idx)
         sub = y[idx]
-        labels = [tuple(name_arr[sub.indices[sub.indptr[i] : sub.indptr[i + 1]]]) for i in range(len(idx))]
+        cols = sub.indices.tolist()
+        bounds = sub.indptr.tolist()
+        labels = [tuple(map(names.__getitem__, cols[bounds[i] : bounds[i + 1]])) for i in range(len(idx))]
         splits[split] = Split(texts=[texts[i] for i in idx], labels=labels, ids=[f"doc{i}" for i in idx])
     train_freq = np.asarray(y[parts["train"]].sum(axis=0)).ravel()
     grouping = DATASET_GROUPING[config.preset]
