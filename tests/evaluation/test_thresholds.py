@@ -8,6 +8,8 @@ import logging
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
 from mlbalance.errors import ConfigError, DataError
@@ -258,3 +260,47 @@ def test_bad_inputs_raise_clear_errors():
         tune_thresholds(s, np.zeros_like(y), method="global-optimal")
     with pytest.raises(ConfigError, match="`grid` must be a non-empty"):
         tune_thresholds(s, y, grid=[])
+
+
+def test_thresholds_between_arrays():
+    from mlbalance.evaluation._core import threshold_between, thresholds_between
+
+    a = np.float32(0.5)
+    b = np.nextafter(a, np.float32(1))
+    upper = np.array([0.7, b, 0.3, 0.9])
+    lower = np.array([0.5, a, -np.inf, np.nan])
+    got = thresholds_between(upper, lower, np.float32)
+    assert (
+        got[0] == pytest.approx(0.6)
+        and got[1] == b
+        and got[2] == np.float32(0.3)
+        and got[3] == np.float32(0.9)
+    )
+    assert [
+        threshold_between(u, None if not np.isfinite(v) else v, np.float32) for u, v in zip(upper, lower)
+    ] == (got.tolist())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 6),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["global-optimal", "per-label"]),
+)
+def test_optimal_thresholds_on_heavily_tied_scores(n, c, seed, method):
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 4, size=(n, c)).astype(np.float32) / 4  # few distinct values
+    y = (rng.random((n, c)) < 0.4).astype(np.int8)
+    if y.sum() == 0:
+        y[0, 0] = 1
+    thr = tune_thresholds(s, y, method=method, min_positives=1)
+    if method == "global-optimal":
+        assert thr.validation_micro_f1 == pytest.approx(brute_force_best(s, y), abs=1e-12)
+        assert not np.any(s == np.float32(thr.value)) or thr.value == s.min()
+    else:
+        for j in np.flatnonzero(y.sum(axis=0)):
+            best = max(brute_label_f1(s[:, j], y[:, j], v) for v in np.unique(s[:, j]))
+            assert brute_label_f1(s[:, j], y[:, j], np.float32(thr.per_label[j])) == pytest.approx(
+                best, abs=1e-12
+            )

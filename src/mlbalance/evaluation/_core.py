@@ -153,6 +153,18 @@ def threshold_between(upper: float, lower: float | None, dtype: np.dtype) -> flo
     return float(mid)
 
 
+def thresholds_between(upper: np.ndarray, lower: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """:func:`threshold_between` for arrays (``lower`` may hold −inf: then ``upper``), as float64."""
+    kind = np.dtype(dtype).type
+    up = np.asarray(upper, dtype=np.float64).astype(kind)
+    low = np.asarray(lower, dtype=np.float64)
+    finite = np.isfinite(low)
+    mid = ((up.astype(np.float64) + np.where(finite, low, 0.0)) / 2.0).astype(kind)
+    low_t = np.where(finite, low, -np.inf).astype(kind)
+    ok = finite & (mid > low_t) & (mid <= up)
+    return np.where(ok, mid, up).astype(np.float64)
+
+
 @dataclass(frozen=True)
 class Counts:
     """Per-label counts of one evaluated set of documents (int64 arrays of shape ``(C,)``)."""

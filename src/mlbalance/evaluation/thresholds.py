@@ -345,16 +345,12 @@ def _per_label_optimal(
     min_pos[~eligible] = np.inf  # nothing to look at for fallback labels
 
     rows_l, cols_l, vals_l = [], [], []
-    below_max = np.full(n_labels, -np.inf, dtype=np.float64)
     for a, b in _core.row_chunks(n_docs, n_labels):
         chunk = s[a:b]
-        mask = chunk >= min_pos
-        r, c = _core.nonzero_2d(mask)
+        r, c = _core.nonzero_2d(chunk >= min_pos)
         rows_l.append(r + a)
         cols_l.append(c)
         vals_l.append(chunk[r, c])
-        if b > a:
-            below_max = np.maximum(below_max, np.where(mask, -np.inf, chunk).max(axis=0))
     rows = np.concatenate(rows_l).astype(np.int64)
     cols = np.concatenate(cols_l).astype(np.int64)
     vals = np.concatenate(vals_l)
@@ -381,12 +377,29 @@ def _per_label_optimal(
         is_last = np.ones(pick.size, dtype=bool)
         is_last[:-1] = sorted_cols[1:] != sorted_cols[:-1]
         chosen = ends[pick[is_last]]
-        for i in chosen.tolist():  # one iteration per label with enough positives
-            c = int(cols[i])
-            nxt = i + 1
-            lower = float(vals[nxt]) if nxt < cols.size and cols[nxt] == c else float(below_max[c])
-            thresholds[c] = _core.threshold_between(float(vals[i]), lower, s.dtype)
+        labels = cols[chosen]
+        upper = vals[chosen].astype(np.float64)
+        nxt = np.minimum(chosen + 1, cols.size - 1)
+        has_next = (chosen + 1 < cols.size) & (cols[nxt] == labels)
+        lower = np.where(has_next, vals[nxt].astype(np.float64), -np.inf)
+        # chosen at the label's lowest candidate: the next lower score lies outside the candidates
+        outside = np.flatnonzero(~has_next)
+        lower[outside] = _max_below_per_column(s, labels[outside], upper[outside])
+        thresholds[labels] = _core.thresholds_between(upper, lower, s.dtype)
     return thresholds, int((~eligible).sum())
+
+
+def _max_below_per_column(s: np.ndarray, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each ``columns[j]``, the largest score strictly below ``values[j]`` (−inf if none)."""
+    out = np.full(columns.size, -np.inf)
+    if columns.size == 0:
+        return out
+    limit = values.astype(s.dtype)
+    for a, b in _core.row_chunks(s.shape[0], columns.size):
+        block = s[a:b, columns]
+        block[block >= limit] = -np.inf
+        out = np.maximum(out, block.max(axis=0))
+    return out
 
 
 def _top_k_indices(s: np.ndarray, k: int) -> np.ndarray:
