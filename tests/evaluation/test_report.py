@@ -41,7 +41,9 @@ def test_paper_table2_data():
     assert PAPER_TABLE2["pubmed"]["BCE"]["head"] == (27.61, 0.06)
     assert len(PAPER_TABLE2["reuters"]) == len(PAPER_TABLE2["pubmed"]) == 9
     assert paper_method_name("tfidf", "ntr-focal") == "NTR-FL"
-    assert paper_method_name("svm", None) == "SVM"
+    assert paper_method_name("svm", None) == paper_method_name("svm-sgd", None) == "SVM"
+    assert paper_method_name("transformer", "db-nofocal") == "DB-0FL"
+    assert paper_method_name("mymodel", None) == "mymodel"
 
 
 def test_table2_layout_and_values(rows):
@@ -63,6 +65,8 @@ def test_table2_reference_diffs(rows):
     diff = 100 * db_total["micro_f1"] - 90.62
     assert f"{100 * db_total['micro_f1']:.2f} ({diff:+.2f})" in text
     assert "versus the paper's Table 2 (reuters)" in text
+    svm_total = next(r for r in rows if r["model"] == "svm" and r["group"] == "total")
+    assert f"({100 * svm_total['micro_f1'] - 87.60:+.2f})" in text
     one = {g: (50.0, 25.0) for g in ("total", "head", "medium", "tail")}
     text = table2_markdown(rows, reference=one)
     assert f"({100 * db_total['macro_f1'] - 25.0:+.2f})" in text

@@ -22,9 +22,10 @@ from mlbalance.evaluation.metrics import LABEL_GROUPS, ROW_KEYS
 
 MacroKey = Literal["macro_f1", "macro_f1_present"]
 
-#: Paper names of the losses (and of the SVM baseline), as in Table 2.
+#: Paper names of the losses (and of the SVM baseline, either solver), as in Table 2.
 PAPER_METHOD_NAMES: dict[str, str] = {
     "svm": "SVM",
+    "svm-sgd": "SVM",
     "bce": "BCE",
     "focal": "FL",
     "cb": "CB",
@@ -76,8 +77,11 @@ _MACRO_NOTES = {
 
 
 def paper_method_name(model: str | None, loss: str | None) -> str:
-    """The paper's name of a (model, loss) pair: ``("svm", None) -> "SVM"``, ``(_, "db") -> "DB"``."""
-    if model == "svm" or (loss is None and model is not None):
+    """The paper's name of a (model, loss) pair: ``("svm", None) -> "SVM"``, ``("tfidf", "db") -> "DB"``.
+
+    A row without a loss is named by its model (the SVM baselines); otherwise by its loss.
+    """
+    if loss is None and model is not None:
         return PAPER_METHOD_NAMES.get(str(model), str(model))
     return PAPER_METHOD_NAMES.get(str(loss), str(loss))
 
