@@ -248,3 +248,12 @@ def test_option_validation(tmp_path):
     corpus = load_files(path, preset="pubmed")
     assert (corpus.head_min, corpus.tail_max) == (50, 15)
     assert load_files(path, head_min=20, tail_max=3).stats().head_min == 20
+
+
+def test_byte_order_mark_is_ignored(tmp_path):
+    folder = tmp_path / "bom"
+    folder.mkdir()
+    (folder / "train.csv").write_bytes("text,labels\na,x\nb,x\n".encode("utf-8-sig"))
+    (folder / "test.jsonl").write_bytes('{"text": "c", "labels": ["x"]}\n'.encode("utf-8-sig"))
+    corpus = load_files(folder, validation_size=1)
+    assert len(corpus.train) + len(corpus.validation) == 2 and corpus.test.texts == ["c"]

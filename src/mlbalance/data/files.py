@@ -86,12 +86,14 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                yield number, raw.decode(encoding)
+                text = raw.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise DataError(
                     f"{path}:{number}: bytes {raw[exc.start : exc.end]!r} at column {exc.start + 1} are not "
                     f"valid {encoding}; expected {encoding}-encoded text"
                 ) from None
+            # A byte-order mark (as spreadsheet programs write) is not part of the first field.
+            yield number, text[1:] if number == 1 and text.startswith("\ufeff") else text
 
 
 def _parse_labels(value: Any, fmt: FileFormat, where: str) -> tuple[str, ...]:
