@@ -260,6 +260,8 @@ def test_bad_inputs_raise_clear_errors():
         tune_thresholds(s, np.zeros_like(y), method="global-optimal")
     with pytest.raises(ConfigError, match="`grid` must be a non-empty"):
         tune_thresholds(s, y, grid=[])
+    with pytest.raises(ConfigError, match="`grid` must be a non-empty sequence of finite numbers, got 'abc'"):
+        tune_thresholds(s, y, grid="abc")
 
 
 def test_thresholds_between_arrays():

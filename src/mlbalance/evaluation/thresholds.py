@@ -232,14 +232,17 @@ def tune_thresholds(
 
 
 def _micro(thresholds: Thresholds, s: np.ndarray, y: sp.csr_matrix) -> float:
-    counts = _core.label_counts(y, thresholds.predict(s))
+    counts = _core.label_counts(y, thresholds._predict(s))
     return _core.reduce_counts(
         counts.tp.sum(keepdims=True), counts.fp.sum(keepdims=True), counts.fn.sum(keepdims=True)
     )["micro_f1"]  # type: ignore[return-value]
 
 
 def _check_grid(grid: Any, score_kind: str) -> np.ndarray:
-    arr = np.asarray(PAPER_GRIDS[score_kind] if grid is None else grid, dtype=np.float64).ravel()
+    try:
+        arr = np.asarray(PAPER_GRIDS[score_kind] if grid is None else grid, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        arr = np.array([np.nan])
     if arr.size == 0 or not np.isfinite(arr).all():
         raise ConfigError(f"`grid` must be a non-empty sequence of finite numbers, got {grid!r}")
     return np.unique(arr)
