@@ -257,3 +257,15 @@ def test_byte_order_mark_is_ignored(tmp_path):
     (folder / "test.jsonl").write_bytes('{"text": "c", "labels": ["x"]}\n'.encode("utf-8-sig"))
     corpus = load_files(folder, validation_size=1)
     assert len(corpus.train) + len(corpus.validation) == 2 and corpus.test.texts == ["c"]
+
+
+def test_load_corpus_dispatch_for_paths(tmp_path):
+    path = write_jsonl(tmp_path / "f.jsonl", make_records())
+    by_path = load_corpus(str(path), validation_size=5)
+    by_name = load_corpus("files", data=path, validation_size=5)
+    assert by_path.train == by_name.train and by_path.test == by_name.test
+    assert load_corpus(str(path), data=path, validation_size=5).test == by_path.test
+    with pytest.raises(DataError, match="is a path, so `data` must be None or the same path"):
+        load_corpus(str(path), data=tmp_path / "other.jsonl")
+    with pytest.raises(DataError, match="the files source needs the path"):
+        load_corpus("files")
