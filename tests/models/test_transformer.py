@@ -197,6 +197,17 @@ def test_training_reduces_the_loss_and_learns(fitted, corpus):
     assert ((scores >= 0) & (scores <= 1)).all()
 
 
+def test_bf16_autocast_on_cpu_trains_with_a_float32_loss(encoder_dir, corpus, fitted):
+    # ``fitted`` ran first in fp32: a second precision in the same process must work too
+    clf = TransformerClassifier(
+        encoder=str(encoder_dir), **{**TRAIN_OPTIONS, "precision": "bf16", "max_epochs": 1}
+    )
+    clf.fit(corpus)
+    assert np.isfinite(clf.history_[0]["train_loss"]) and np.isfinite(clf.history_[0]["val_loss"])
+    scores = clf.scores(corpus.test.texts[:4])
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()
+
+
 def test_scores_do_not_depend_on_batching(fitted, corpus):
     texts = corpus.test.texts
     together = fitted.scores(texts)

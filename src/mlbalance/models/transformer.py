@@ -406,8 +406,6 @@ class TransformerClassifier(Classifier):
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
     ) -> TransformerClassifier:
-        from accelerate import Accelerator
-
         from mlbalance.losses import get_loss
         from mlbalance.training import (
             PAPER_PROBABILITY_GRID,
@@ -427,11 +425,7 @@ class TransformerClassifier(Classifier):
         s = self.settings(stats.preset)
         # several processes without a GPU (torchrun on CPUs): accelerate needs ``cpu=True`` for gloo
         cpu_processes = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-        accelerator = Accelerator(
-            mixed_precision=_mixed_precision(s.precision),
-            step_scheduler_with_optimizer=False,
-            cpu=cpu_processes,
-        )
+        accelerator = _accelerator(_mixed_precision(s.precision), cpu_processes)
         rank, world = accelerator.process_index, accelerator.num_processes
         if s.batch_size < world:
             raise ConfigError(
@@ -514,11 +508,11 @@ class TransformerClassifier(Classifier):
             return {"val_loss": val_loss, "val_micro_f1": f1, "val_threshold": threshold}
 
         fingerprint = {
-            **{k: v for k, v in self.get_config().items() if k not in ("max_epochs", "cache_dir")},
+            # what changes the trained model; the number of processes does not (global batches)
+            **{k: v for k, v in self.get_config().items() if k not in ("max_epochs", "cache_dir", "compile")},
             "labels": list(corpus.label_space.names),
             "n_train": len(corpus.train),
             "n_validation": len(corpus.validation),
-            "world_size": world,
         }
         result = run_training(
             TrainingConfig(max_epochs=s.max_epochs, patience=s.patience, seed=s.seed, monitor="val_micro_f1"),
@@ -712,6 +706,27 @@ def _mixed_precision(precision: str) -> str:
     if precision == "fp16" and not cuda:
         raise ConfigError("`precision` 'fp16' needs a GPU; use 'bf16' or 'fp32' on a CPU")
     return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
+
+
+def _accelerator(mixed_precision: str, cpu: bool) -> Any:
+    """An ``Accelerator``; in a single process, one of another precision made earlier is replaced.
+
+    accelerate keeps its state process-wide and refuses a second precision; a one-process program
+    (e.g. a comparison of runs of different precision) may change it, a distributed one may not.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    kwargs = {"mixed_precision": mixed_precision, "step_scheduler_with_optimizer": False, "cpu": cpu}
+    try:
+        return Accelerator(**kwargs)
+    except ValueError as exc:
+        if "already been initialized" not in str(exc) or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ConfigError(
+                f"cannot set up accelerate with mixed_precision={mixed_precision!r}: {exc}"
+            ) from exc
+        AcceleratorState._reset_state()
+        return Accelerator(**kwargs)
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
