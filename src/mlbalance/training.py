@@ -262,7 +262,7 @@ def run_training(
     model: torch.nn.Module,
     train_epoch: Callable[[int], Mapping[str, Any]],
     validate: Callable[[int], Mapping[str, Any]],
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: Any | None = None,
     scheduler: Any | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,

@@ -149,3 +149,36 @@ def test_scores_before_fit_and_empty_validation(corpus):
     empty = replace(corpus, validation=Split([], [], []))
     with pytest.raises(DataError, match="validation"):
         TfidfClassifier(**FAST).fit(empty)
+
+
+@pytest.mark.parametrize(("hidden", "nesterov"), [(None, True), (None, False), (8, True)])
+def test_lazy_sgd_equals_dense_sgd(corpus, hidden, nesterov):
+    import torch
+
+    from mlbalance.models.features import TfidfFeatures
+    from mlbalance.models.tfidf import LazySGD, TfidfHead, csr_batch
+
+    x = TfidfFeatures().fit_transform(corpus.train.texts)
+    y = corpus.labels("train")
+    torch.manual_seed(0)
+    lazy = TfidfHead(x.shape[1], y.shape[1], hidden, sparse=True)
+    torch.manual_seed(0)
+    dense = TfidfHead(x.shape[1], y.shape[1], hidden, sparse=False)
+    rest = [p for n, p in lazy.named_parameters() if n != "embed.weight"]
+    opt_lazy = LazySGD([lazy.embed.weight], rest, lr=5.0, momentum=0.9, nesterov=nesterov)
+    opt_dense = torch.optim.SGD(dense.parameters(), lr=5.0, momentum=0.9, nesterov=nesterov)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        batch = csr_batch(x, rng.choice(x.shape[0], 8, replace=False))
+        opt_lazy.prepare(batch[0])
+        target = torch.from_numpy(y[rng.choice(x.shape[0], 8)].toarray())
+        for model, opt in ((lazy, opt_lazy), (dense, opt_dense)):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(*batch), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    opt_lazy.finalize()
+    for a, b in zip(lazy.parameters(), dense.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # Momentum buffers agree too (they carry on into the next epoch and into checkpoints).
+    torch.testing.assert_close(opt_lazy.buffers[0], opt_dense.state[dense.embed.weight]["momentum_buffer"])

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -51,11 +52,17 @@ class TfidfHead(nn.Module):
     """
 
     def __init__(
-        self, n_features: int, n_labels: int, hidden: int | None = None, dropout: float = 0.0
+        self,
+        n_features: int,
+        n_labels: int,
+        hidden: int | None = None,
+        dropout: float = 0.0,
+        sparse: bool = False,
     ) -> None:
         super().__init__()
         width = hidden if hidden else n_labels
-        self.embed = nn.EmbeddingBag(n_features, width, mode="sum")
+        # sparse=True: the first layer's gradient holds only the rows of the batch's terms (LazySGD).
+        self.embed = nn.EmbeddingBag(n_features, width, mode="sum", sparse=sparse)
         self.bias = nn.Parameter(torch.zeros(width))
         if hidden:
             # Rows of X have unit L2 norm, so the effective fan-in is ~1: keep the first layer's
@@ -72,6 +79,118 @@ class TfidfHead(nn.Module):
         if self.out is None:
             return h
         return self.out(self.dropout(torch.relu(h)))
+
+
+class LazySGD:
+    """SGD with (Nesterov) momentum that touches only the rows a batch uses — same result as dense SGD.
+
+    The first layer's gradient is row-sparse (a batch only uses the rows of its terms), but momentum
+    moves every row at every step, so dense SGD costs ``O(n_features × width)`` per step. For a row
+    left untouched for ``k`` steps, momentum's effect has a closed form: the buffer decays by ``μ^k``
+    and the weights move by ``−lr · μ(1−μ^k)/(1−μ) · buf`` (Nesterov: ``μ²(1−μ^k)/(1−μ)``). Rows are
+    brought up to date by :meth:`prepare` before a batch uses them, and all at once by
+    :meth:`finalize` (before validation, scoring or a checkpoint), after which weights and buffers
+    equal those of ``torch.optim.SGD`` up to rounding. Without weight decay only (L2 makes every
+    gradient dense).
+
+    Args:
+        sparse_params: parameters whose gradients are sparse COO row gradients (``EmbeddingBag``
+            with ``sparse=True``).
+        dense_params: the other parameters, updated by ``torch.optim.SGD`` with the same settings.
+        lr, momentum, nesterov: as ``torch.optim.SGD``.
+    """
+
+    def __init__(
+        self,
+        sparse_params: Sequence[nn.Parameter],
+        dense_params: Sequence[nn.Parameter],
+        lr: float,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+    ) -> None:
+        self.lr = float(lr)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov) and momentum > 0
+        self.sparse_params = list(sparse_params)
+        self.dense = (
+            torch.optim.SGD(list(dense_params), lr=lr, momentum=momentum, nesterov=self.nesterov)
+            if dense_params
+            else None
+        )
+        self.buffers = [
+            torch.zeros_like(p, memory_format=torch.contiguous_format) for p in self.sparse_params
+        ]
+        self.last = [torch.zeros(p.shape[0], dtype=torch.int64) for p in self.sparse_params]
+        self.steps = 0
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.sparse_params:
+            p.grad = None
+        if self.dense is not None:
+            self.dense.zero_grad(set_to_none=set_to_none)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        mu, lr = self.momentum, self.lr
+        for p, buf, last in zip(self.sparse_params, self.buffers, self.last):
+            if p.grad is None:
+                continue
+            grad = p.grad.coalesce()
+            rows, values = grad.indices()[0], grad.values()
+            self._catch_up(p, buf, last, rows, self.steps - 1)
+            new_buf = buf[rows].mul_(mu).add_(values)
+            buf[rows] = new_buf
+            update = values.add(new_buf, alpha=mu) if self.nesterov else new_buf
+            p.index_add_(0, rows, update, alpha=-lr)
+            last[rows] = self.steps
+        if self.dense is not None:
+            self.dense.step()
+
+    @torch.no_grad()
+    def prepare(self, rows: torch.Tensor) -> None:
+        """Bring ``rows`` (of every sparse parameter) up to date; call it before the forward pass."""
+        for p, buf, last in zip(self.sparse_params, self.buffers, self.last):
+            self._catch_up(p, buf, last, torch.unique(rows), self.steps)
+
+    @torch.no_grad()
+    def finalize(self) -> None:
+        """Apply the pending momentum of every row: weights and buffers as after dense SGD."""
+        for p, buf, last in zip(self.sparse_params, self.buffers, self.last):
+            self._catch_up(p, buf, last, torch.arange(p.shape[0]), self.steps)
+
+    def _catch_up(
+        self, p: torch.Tensor, buf: torch.Tensor, last: torch.Tensor, rows: torch.Tensor, now: int
+    ) -> None:
+        mu = self.momentum
+        skipped = now - last[rows]
+        rows = rows[skipped > 0]
+        if rows.numel() == 0 or mu == 0.0:
+            last[rows] = now
+            return
+        k = skipped[skipped > 0].to(torch.float64)
+        decay = torch.pow(torch.tensor(mu, dtype=torch.float64), k)
+        first = mu * mu if self.nesterov else mu
+        moved = (first * (1.0 - decay) / (1.0 - mu)).to(p.dtype).unsqueeze(1)
+        b = buf[rows]
+        p.index_add_(0, rows, b * moved, alpha=-self.lr)
+        buf[rows] = b * decay.to(p.dtype).unsqueeze(1)
+        last[rows] = now
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "buffers": self.buffers,
+            "last": self.last,
+            "dense": self.dense.state_dict() if self.dense is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = int(state["steps"])
+        self.buffers = [b.clone() for b in state["buffers"]]
+        self.last = [t.clone() for t in state["last"]]
+        if self.dense is not None:
+            self.dense.load_state_dict(state["dense"])
 
 
 def csr_batch(x: sp.csr_matrix, rows: np.ndarray | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -106,6 +225,10 @@ class TfidfClassifier(Classifier):
         val_threshold: how validation micro-F1 is measured for early stopping: ``"optimal"`` (the best
             global threshold) or ``"paper-grid"`` (best of 0.40, 0.41, ..., 0.60, as the paper).
         seed: seeds initialisation and the order of the batches.
+        num_threads: PyTorch threads while training and scoring (restored afterwards); None keeps
+            the process setting. The head's operations are small, so one thread is fastest: more
+            threads mostly add synchronisation, and on a busy machine they slow training down by an
+            order of magnitude (benchmarks/tfidf.py, BENCHMARKS.md).
     """
 
     name: ClassVar[str] = "tfidf"
@@ -133,6 +256,7 @@ class TfidfClassifier(Classifier):
         patience: int = 5,
         val_threshold: Literal["optimal", "paper-grid"] = "optimal",
         seed: int = 0,
+        num_threads: int | None = 1,
     ) -> None:
         self.loss = loss
         self.dataset = dataset
@@ -154,6 +278,7 @@ class TfidfClassifier(Classifier):
         self.patience = patience
         self.val_threshold = val_threshold
         self.seed = seed
+        self.num_threads = num_threads
         self._validate()
 
     # ------------------------------------------------------------------ configuration
@@ -181,6 +306,8 @@ class TfidfClassifier(Classifier):
                 f"`val_threshold` must be one of ('optimal', 'paper-grid'), got {self.val_threshold!r}"
             )
         self._training_config()  # validates max_epochs, patience, seed
+        if self.num_threads is not None:
+            _check_int("num_threads", self.num_threads, minimum=1)
 
     def _tfidf_config(self) -> TfidfConfig:
         ngram = self.ngram_range
@@ -218,6 +345,7 @@ class TfidfClassifier(Classifier):
             "patience": self.patience,
             "val_threshold": self.val_threshold,
             "seed": self.seed,
+            "num_threads": self.num_threads,
         }
 
     # ------------------------------------------------------------------ training
@@ -257,8 +385,11 @@ class TfidfClassifier(Classifier):
         y_val = corpus.labels("validation")
 
         torch.manual_seed(self.seed)
-        self.head_ = TfidfHead(x_train.shape[1], len(self.label_space_), self.hidden, self.dropout)
-        optimizer = self._make_optimizer(self.head_)
+        lazy = self.optimizer == "sgd" and self.weight_decay == 0.0
+        self.head_ = TfidfHead(
+            x_train.shape[1], len(self.label_space_), self.hidden, self.dropout, sparse=lazy
+        )
+        optimizer = self._make_optimizer(self.head_, lazy)
         n_train = x_train.shape[0]
         n_batches = -(-n_train // self.batch_size)
         grid = PAPER_PROBABILITY_GRID if self.val_threshold == "paper-grid" else None
@@ -271,7 +402,10 @@ class TfidfClassifier(Classifier):
             for b in range(n_batches):
                 rows = order[b * self.batch_size : (b + 1) * self.batch_size]
                 targets = torch.from_numpy(y_train[rows].toarray())
-                logits = self.head_(*csr_batch(x_train, rows))
+                batch = csr_batch(x_train, rows)
+                if isinstance(optimizer, LazySGD):
+                    optimizer.prepare(batch[0])
+                logits = self.head_(*batch)
                 loss = loss_fn(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -280,6 +414,8 @@ class TfidfClassifier(Classifier):
                 progress(
                     f"epoch {epoch}", b + 1, n_batches, loss=total / min(n_train, (b + 1) * self.batch_size)
                 )
+            if isinstance(optimizer, LazySGD):
+                optimizer.finalize()
             return {"train_loss": total / n_train}
 
         def validate(epoch: int) -> dict[str, float]:
@@ -291,22 +427,23 @@ class TfidfClassifier(Classifier):
         fingerprint = {
             "model": self.name,
             # max_epochs may change on resume (run_training checks it separately).
-            "config": {k: v for k, v in self.get_config().items() if k != "max_epochs"},
+            "config": {k: v for k, v in self.get_config().items() if k not in ("max_epochs", "num_threads")},
             "n_features": int(x_train.shape[1]),
             "labels": len(self.label_space_),
             "n_train": int(n_train),
         }
-        result = run_training(
-            self._training_config(),
-            model=self.head_,
-            optimizer=optimizer,
-            train_epoch=train_epoch,
-            validate=validate,
-            checkpoint_dir=checkpoint_dir,
-            resume=resume,
-            progress=progress,
-            fingerprint=fingerprint,
-        )
+        with torch_threads(self.num_threads):
+            result = run_training(
+                self._training_config(),
+                model=self.head_,
+                optimizer=optimizer,
+                train_epoch=train_epoch,
+                validate=validate,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                progress=progress,
+                fingerprint=fingerprint,
+            )
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.best_val_micro_f1_ = result.best_score
@@ -316,7 +453,10 @@ class TfidfClassifier(Classifier):
         self.head_.eval()
         return self
 
-    def _make_optimizer(self, head: nn.Module) -> torch.optim.Optimizer:
+    def _make_optimizer(self, head: TfidfHead, lazy: bool) -> torch.optim.Optimizer | LazySGD:
+        if lazy:
+            dense = [p for n, p in head.named_parameters() if n != "embed.weight"]
+            return LazySGD([head.embed.weight], dense, lr=self.lr, momentum=self.momentum, nesterov=True)
         if self.optimizer == "sgd":
             return torch.optim.SGD(
                 head.parameters(),
@@ -338,7 +478,8 @@ class TfidfClassifier(Classifier):
         self._check_fitted()
         progress = progress or no_progress
         x = self.features_.transform(texts)
-        return self._scores_from_features(x, progress)
+        with torch_threads(self.num_threads):
+            return self._scores_from_features(x, progress)
 
     def _scores_from_features(self, x: sp.csr_matrix, progress: ProgressCallback = no_progress) -> np.ndarray:
         n = x.shape[0]
@@ -410,6 +551,20 @@ class TfidfClassifier(Classifier):
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
             raise RunError("this TfidfClassifier is not fitted; call fit(corpus) first")
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` PyTorch intra-op threads (None: unchanged); restore them after."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def make_loss(

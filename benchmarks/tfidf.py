@@ -1,0 +1,156 @@
+"""Quality and speed of the TF-IDF model and the SVM baseline on Reuters-21578 (the tuning harness).
+
+Trains one configuration (or a sweep over one option) on the paper's split, tunes thresholds on
+validation with each requested strategy, and reports test micro/macro F1 for all labels and the
+head/medium/tail groups, plus the training time. ``--split-seeds`` repeats the run over several
+validation splits (the seed of the 1,000-document validation split; the paper's is 123) and reports
+the mean. Each result is one JSON line in ``--out`` (appended), so docs/models.md can cite it.
+
+Examples::
+
+    python benchmarks/tfidf.py --model svm --thresholds grid
+    python benchmarks/tfidf.py --model tfidf --set loss=db --sweep lr=5,10,20,40
+    python benchmarks/tfidf.py --model tfidf --set loss=cb-ntr --split-seeds 123,1,2,3,4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578.tar.gz"
+GROUPS = ("total", "head", "medium", "tail")
+
+
+def parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key.replace("-", "_")] = parse_value(value)
+    return out
+
+
+_CORPORA: dict[int, Any] = {}
+
+
+def corpus_for(seed: int, data: Path) -> Any:
+    from mlbalance.data import load_corpus
+
+    if seed not in _CORPORA:
+        _CORPORA[seed] = load_corpus("reuters21578", data=str(data), seed=seed)
+    return _CORPORA[seed]
+
+
+def run_one(kind: str, config: dict[str, Any], seed: int, data: Path, methods: list[str]) -> dict[str, Any]:
+    from mlbalance.evaluation import evaluate, tune_thresholds
+    from mlbalance.models.registry import build_model
+
+    corpus = corpus_for(seed, data)
+    model = build_model(kind, **config)
+    start = time.perf_counter()
+    model.fit(corpus)
+    fit_s = time.perf_counter() - start
+    s_val = model.scores(corpus.validation.texts)
+    s_test = model.scores(corpus.test.texts)
+    y_val, y_test = corpus.labels("validation"), corpus.labels("test")
+    result: dict[str, Any] = {
+        "model": kind,
+        "config": config,
+        "split_seed": seed,
+        "fit_s": round(fit_s, 2),
+        "best_epoch": getattr(model, "best_epoch_", None),
+        "epochs": len(getattr(model, "history_", []) or []),
+        "test": {},
+    }
+    for method in methods:
+        thr = tune_thresholds(s_val, y_val, method=method, score_kind=model.score_kind)
+        rows = evaluate(s_test, y_test, model.stats_, thr, split="test")
+        by_group = {r["group"]: r for r in rows}
+        result["test"][method] = {
+            g: [round(100 * by_group[g]["micro_f1"], 2), round(100 * by_group[g]["macro_f1"], 2)]
+            for g in GROUPS
+        }
+        result["test"][method]["threshold"] = None if thr.value is None else float(thr.value)
+    return result
+
+
+def mean_over_seeds(results: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for method in results[0]["test"]:
+        out[method] = {
+            g: [round(float(np.mean([r["test"][method][g][i] for r in results])), 2) for i in (0, 1)]
+            for g in GROUPS
+        }
+    return out
+
+
+def format_line(label: str, test: dict[str, Any], extra: str = "") -> str:
+    parts = []
+    for method, groups in test.items():
+        cells = " ".join(f"{g}={groups[g][0]:.2f}/{groups[g][1]:.2f}" for g in GROUPS)
+        parts.append(f"[{method}] {cells}")
+    return f"{label} {extra}\n    " + "\n    ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", choices=("tfidf", "svm"), default="tfidf")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--set", action="append", default=[], help="a model option, key=value (JSON value)")
+    parser.add_argument("--sweep", default=None, help="key=v1,v2,...: one run per value")
+    parser.add_argument("--split-seeds", default="123", help="validation-split seeds, comma-separated")
+    parser.add_argument("--thresholds", default="grid,global-optimal,per-label")
+    parser.add_argument("--out", type=Path, default=None, help="append JSON lines here")
+    parser.add_argument("--tag", default="", help="free text stored with the result")
+    args = parser.parse_args(argv)
+
+    base = parse_assignments(args.set)
+    sweeps: list[dict[str, Any]] = [{}]
+    if args.sweep:
+        key, _, values = args.sweep.partition("=")
+        sweeps = [
+            {key.replace("-", "_"): parse_value(v)} for v in values.split(";" if ";" in values else ",")
+        ]
+    seeds = [int(s) for s in args.split_seeds.split(",")]
+    methods = args.thresholds.split(",")
+    for sweep in sweeps:
+        config = {**base, **sweep}
+        results = [run_one(args.model, config, seed, args.data, methods) for seed in seeds]
+        summary = {
+            "model": args.model,
+            "config": config,
+            "split_seeds": seeds,
+            "fit_s": [r["fit_s"] for r in results],
+            "best_epoch": [r["best_epoch"] for r in results],
+            "epochs": [r["epochs"] for r in results],
+            "test_mean": mean_over_seeds(results),
+            "runs": results,
+            "tag": args.tag,
+            "command": "python benchmarks/tfidf.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        }
+        extra = f"fit_s={summary['fit_s']} best_epoch={summary['best_epoch']} epochs={summary['epochs']}"
+        print(format_line(f"{args.model} {json.dumps(config)} seeds={seeds}", summary["test_mean"], extra))
+        sys.stdout.flush()
+        if args.out:
+            with args.out.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(summary) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
