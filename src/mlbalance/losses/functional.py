@@ -42,8 +42,10 @@ from torch import Tensor
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum")
 
-#: Elements per block of the fused kernel: the temporaries of one block stay in the CPU caches.
-_BLOCK_ELEMENTS = 1 << 17
+#: Elements per block of the fused kernel. Logits up to this size (e.g. 256 × 18,211) are one block,
+#: which keeps the number of kernel launches (and of thread-pool barriers on a busy CPU) low; larger
+#: inputs are processed in blocks of rows so the temporaries stay bounded.
+_BLOCK_ELEMENTS = 1 << 23
 
 __all__ = [
     "REDUCTIONS",
@@ -320,11 +322,13 @@ class _BalancedLossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, pos, weight, rebalance, bias, lam, neg_scale, gamma, scale, reduction, want_grad):
+        # weight: None, a (1, C) row or a (B, C) contiguous matrix (balanced_loss normalises it).
         n_rows, n_cols = z.shape
         g_neg = 1.0 / lam if neg_scale else 1.0  # loss factor on negatives
         chain_neg = lam * g_neg  # g · ∂nt/∂z on negatives (positives: −1)
         pos_rows = torch.div(pos, n_cols, rounding_mode="floor")
         pos_cols = pos - pos_rows * n_cols
+        zero = z.new_zeros(())
         row_beta = inv = None
         if rebalance is not None:
             inv, r_alpha, r_beta, r_mu = rebalance
@@ -332,28 +336,22 @@ class _BalancedLossFunction(torch.autograd.Function):
             # β / P^I_k: +inf for a document with no positive (then r̂ = α + 1); β = 0: constant weight
             row_beta = r_beta / repeat if r_beta != 0.0 else torch.zeros_like(repeat)
             shift = z.new_tensor(-r_beta * r_mu)
-            offset = z.new_tensor(r_alpha * scale)
         full_weight = weight is not None and weight.shape[0] == n_rows and n_rows != 1
-        row_weight = None
-        if weight is not None and not full_weight:
-            row_weight = weight * scale  # (1, C) or (1, 1)
+        row_weight = weight if weight is not None and not full_weight else None  # (1, C)
         neg_bias = None if bias is None else (bias * -lam).unsqueeze(0)
-        weighted = weight is not None or rebalance is not None
-        out_scale = 1.0 if weighted else scale  # where the scale is not carried by the weight
 
         total = z.new_zeros(())
         elem = torch.empty_like(z) if reduction == "none" else None
         grad = torch.empty_like(z) if want_grad else None
         step = max(1, _BLOCK_ELEMENTS // max(n_cols, 1))
         starts = list(range(0, n_rows, step))
-        cuts = torch.searchsorted(
-            pos, torch.tensor([s * n_cols for s in [*starts, n_rows]], device=pos.device)
-        )
-        cuts = cuts.tolist()
+        edges = torch.tensor([s * n_cols for s in [*starts, n_rows]], device=pos.device)
+        cuts = torch.searchsorted(pos, edges).tolist()
         for k, start in enumerate(starts):
             stop = min(n_rows, start + step)
             zb = z[start:stop]
             pl = pos[cuts[k] : cuts[k + 1]] - start * n_cols  # positives, flat within the block
+            cl = pos_cols[cuts[k] : cuts[k + 1]]  # and their columns
             # nt: λ(z − v) everywhere, −(z − v) at the positives
             if neg_bias is not None:
                 nt = torch.add(neg_bias, zb, alpha=lam)
@@ -362,44 +360,57 @@ class _BalancedLossFunction(torch.autograd.Function):
             ntf, zf = nt.view(-1), zb.reshape(-1)
             if pl.numel():
                 z_pos = zf[pl]
-                ntf[pl] = (bias[pos_cols[cuts[k] : cuts[k + 1]]] - z_pos) if bias is not None else -z_pos
+                ntf[pl] = (bias[cl] - z_pos) if bias is not None else -z_pos
             u = torch.sigmoid(nt)
-            m = F.softplus(nt)
+            m = F.softplus(nt)  # ℓ with γ = 0
             h = None
             if gamma != 0.0:
                 h = u * u if gamma == 2.0 else (u.pow(gamma) if gamma != 1.0 else u.clone())
-                m.mul_(h)
-            # weight of the block, carrying the scale
-            w = None
+                m.mul_(h)  # ℓ = u^γ sp
+            # ∂ℓ/∂nt = γ · dl with dl = m + u (h − γ m)/γ, in h's buffer   (γ = 0: ∂ℓ/∂nt = u)
+            dl, dl_factor = None, 1.0
+            if grad is not None:
+                if h is None:
+                    dl = u
+                else:
+                    dl = torch.addcmul(m, u, h.sub_(m, alpha=gamma), value=1.0 / gamma, out=h)
+                    dl_factor = gamma
+            # weight of the block, (rows, C) or (1, C); the rebalancing weight reuses nt's buffer
+            w = row_weight
             if rebalance is not None:
-                w = torch.addr(shift, row_beta[start:stop], inv).sigmoid_()
-                torch.add(offset, w, alpha=scale, out=w)
+                w = torch.addr(shift, row_beta[start:stop], inv, out=nt).sigmoid_().add_(r_alpha)
                 if weight is not None:
                     w.mul_(weight[start:stop] if full_weight else weight)
             elif full_weight:
-                w = weight[start:stop] * scale
-            elif row_weight is not None:
-                w = row_weight
-            wm = m if w is None else m * w
-            wmf = wm.reshape(-1)
-            block = wm.sum()
-            if g_neg != 1.0:
-                block = block * g_neg + wmf[pl].sum() * (1.0 - g_neg)
-            total += block * out_scale
+                w = weight[start:stop]
+            # loss: Σ w·m over the block, the positives without the negatives' factor g
+            mf = m.view(-1)
+            if w is None:
+                s_all, s_pos = m.sum(), mf[pl].sum()
+            elif w.shape[0] == 1:
+                s_all = torch.dot(m.sum(0), w[0])
+                s_pos = torch.dot(mf[pl], w[0, cl])
+            else:
+                wf = w.view(-1)
+                s_all = torch.dot(mf, wf)
+                s_pos = torch.dot(mf[pl], wf[pl])
+            total += (s_all * g_neg + s_pos * (1.0 - g_neg)) * scale
             if elem is not None:
                 eb = elem[start:stop]
-                torch.mul(wm, g_neg * out_scale, out=eb)
-                if pl.numel():
-                    eb.view(-1)[pl] = wmf[pl] * out_scale
-            if grad is not None:
-                dl = u if h is None else h.sub_(m, alpha=gamma).mul_(u).add_(m, alpha=gamma)
-                gb = grad[start:stop]
                 if w is None:
-                    torch.mul(dl, chain_neg * scale, out=gb)
+                    torch.mul(m, g_neg * scale, out=eb)
                 else:
-                    torch.mul(dl, w, out=gb)
-                    if chain_neg != 1.0:
-                        gb.mul_(chain_neg)
+                    torch.addcmul(zero, m, w, value=g_neg * scale, out=eb)
+                if pl.numel():
+                    ebf = eb.view(-1)
+                    ebf[pl] = ebf[pl] / g_neg
+            if dl is not None:
+                gb = grad[start:stop]
+                factor = dl_factor * chain_neg * scale
+                if w is None:
+                    torch.mul(dl, factor, out=gb)
+                else:
+                    torch.addcmul(zero, dl, w, value=factor, out=gb)
                 if pl.numel():
                     gbf = gb.view(-1)
                     gbf[pl] = gbf[pl] * (-1.0 / chain_neg)
@@ -410,7 +421,13 @@ class _BalancedLossFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         (grad,) = ctx.saved_tensors
-        g = grad * grad_out if grad_out.ndim else grad * grad_out.item()
+        if grad_out.ndim:
+            g = grad * grad_out
+        else:
+            factor = grad_out.item()
+            # ``loss.backward()``: hand the saved gradient over as is. Autograd copies a gradient that is
+            # still referenced elsewhere before accumulating into it, so the saved tensor stays intact.
+            g = grad if factor == 1.0 else grad * factor
         return g, None, None, None, None, None, None, None, None, None, None
 
 
@@ -457,9 +474,9 @@ def balanced_loss(
     both is DB.
 
     Computed in float32 for float16/bfloat16/float32 logits and in float64 for float64 logits, in
-    cache-sized blocks of rows, with the gradient formed in the forward pass (first-order gradients
-    only; nothing is computed for it under ``torch.no_grad()``). The caller's tensors are never
-    modified. An empty batch gives ``0`` for ``mean`` and ``sum``.
+    blocks of rows (one block up to 2^23 elements), with the gradient formed in the forward pass
+    (first-order gradients only; nothing is computed for it under ``torch.no_grad()``). The caller's
+    tensors are never modified. An empty batch gives ``0`` for ``mean`` and ``sum``.
 
     Args:
         logits: ``(B, C)`` (or ``(C,)``) raw scores.
@@ -529,10 +546,13 @@ def balanced_loss(
 
     w = _vec(weight)
     if w is not None:
+        # a (1, C) row, or a (B, C) contiguous matrix for anything that varies along the batch
         while w.ndim < 2:
             w = w.unsqueeze(0)
-        if w.shape[0] not in (1, z.shape[0]):
-            w = w.expand(z.shape[0], -1)
+        if w.shape[0] == 1 or z.shape[0] == 1:
+            w = w[:1].expand(1, z.shape[1]).contiguous()
+        else:
+            w = w.expand(z.shape).contiguous()
     rb = None
     if rebalance is not None:
         rb = (_vec(rebalance[0]), float(rebalance[1]), float(rebalance[2]), float(rebalance[3]))
