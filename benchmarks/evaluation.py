@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -97,9 +98,10 @@ def pipeline(s_val, y_val, s_test, y_test, stats) -> tuple[dict[str, float], dic
     out: dict = {}
 
     def step(name, fn):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         value = fn()
         times[name] = time.perf_counter() - t
+        times[f"cpu:{name}"] = time.process_time() - c
         return value
 
     groups = {"total": np.arange(stats.n_labels), **stats.group_indices()}
@@ -177,8 +179,10 @@ def main() -> None:
     pipeline(s_val, y_val, s_test, y_test, stats)
     traced_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    steps = {name: statistics.median(r[0][name] for r in runs) for name in runs[0][0]}
-    totals = [sum(r[0].values()) for r in runs]
+    steps = {name: statistics.median(r[0][name] for r in runs) for name in runs[0][0] if ":" not in name}
+    cpu = {name: statistics.median(r[0][f"cpu:{name}"] for r in runs) for name in steps}
+    totals = [sum(v for k, v in r[0].items() if ":" not in k) for r in runs]
+    cpu_totals = [sum(v for k, v in r[0].items() if k.startswith("cpu:")) for r in runs]
     out = runs[-1][1]
 
     extra = {}  # the other threshold methods, outside the pipeline above (one run each)
@@ -219,12 +223,14 @@ def main() -> None:
     print(f"grid threshold {grid.value} (val micro-F1 {grid.validation_micro_f1:.4f}); "
           f"global-optimal {opt.value:.6f} (val micro-F1 {opt.validation_micro_f1:.4f})")  # fmt: skip
     print(f"test: {out['ranks']}")
-    print(f"\n| step | median s ({len(runs)} runs) |\n| --- | --- |")
+    print(f"\n| step | median wall s ({len(runs)} runs) | median CPU s |\n| --- | --- | --- |")
     for name, sec in steps.items():
-        print(f"| {name} | {sec:.3f} |")
+        print(f"| {name} | {sec:.3f} | {cpu[name]:.3f} |")
     print(
-        f"| **total** | **{statistics.median(totals):.2f}** (runs: {', '.join(f'{t:.2f}' for t in totals)}) |"
+        f"| **total** | **{statistics.median(totals):.2f}** (runs: {', '.join(f'{t:.2f}' for t in totals)}) "
+        f"| **{statistics.median(cpu_totals):.2f}** |"
     )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print("\n| other methods (1 run, not in the total) | s |\n| --- | --- |")
     for name, sec in extra.items():
         print(f"| {name} | {sec:.3f} |")
@@ -246,6 +252,7 @@ def main() -> None:
                 {
                     "steps": steps,
                     "totals": totals,
+                    "cpu_totals": cpu_totals,
                     "peak_rss_mib": rss_peak,
                     "traced_peak_mib": traced_peak,
                     "other_methods": extra,
