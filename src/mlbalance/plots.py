@@ -166,7 +166,7 @@ def plot_dataset(corpus: Corpus, max_labels: int = 200, title: str | None = None
     plot_cooccurrence(corpus.labels("train"), stats, ax=bottom, max_labels=max_labels, colorbar="bottom")
     fig.suptitle(
         title
-        or f"{corpus.name}: {stats.n_labels} labels, {stats.n_train} training documents, "
+        or f"{corpus.name}\n{stats.n_labels:,} labels, {stats.n_train:,} training documents, "
         f"{stats.label_cardinality:.2f} labels per document",
         fontsize="medium",
     )
