@@ -188,3 +188,16 @@ def test_property_an_empty_row_changes_nothing_else(problem, name):
     extended = loss(extra_logits, extra_targets)
     torch.testing.assert_close(extended[:-1], base)
     assert torch.isfinite(extended[-1]).all() and (extended[-1] > 0).all()
+
+
+def test_backward_twice_with_retained_graph_accumulates_correctly():
+    z = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    y = (torch.rand(4, 6) < 0.3).double()
+    loss = get_loss("db", [1, 2, 3, 4, 5, 6], n_train=8)
+    value = loss(z, y)
+    value.backward(retain_graph=True)
+    first = z.grad.clone()
+    value.backward()
+    torch.testing.assert_close(z.grad, 2 * first)
+    (scaled,) = torch.autograd.grad(3.0 * loss(z, y), z)
+    torch.testing.assert_close(scaled, 3 * first)
