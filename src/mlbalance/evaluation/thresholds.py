@@ -334,9 +334,27 @@ def _per_label_optimal(
 ) -> tuple[np.ndarray, int]:
     """Per-label F1-optimal thresholds (exact), fallback for labels with few positives.
 
+    Labels are handled in blocks of about :data:`_core.CHUNK_ELEMENTS` scores, which bounds the memory
+    of the candidate arrays even when most scores are candidates.
+    """
+    n_docs, n_labels = s.shape
+    thresholds = np.empty(n_labels, dtype=np.float64)
+    n_fallback = 0
+    for a, b in _core.row_chunks(n_labels, n_docs):  # blocks of columns
+        thresholds[a:b], n = _per_label_block(s[:, a:b], y[:, a:b].tocsr(), min_positives, fallback_value)
+        n_fallback += n
+    return thresholds, n_fallback
+
+
+def _per_label_block(
+    s: np.ndarray, y: sp.csr_matrix, min_positives: int, fallback_value: float
+) -> tuple[np.ndarray, int]:
+    """:func:`_per_label_optimal` on a block of labels (``s`` may be a column slice).
+
     A label's F1 is maximal at a threshold equal to one of its positive scores, so only entries at or
     above the label's lowest positive score are candidates; they are sorted by (label, score desc) once.
     """
+    y = _core.as_binary_csr(y, "y_val")
     n_docs, n_labels = s.shape
     pos_rows = _core.row_of_entries(y)
     pos_cols = y.indices.astype(np.int64)
