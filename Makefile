@@ -16,7 +16,7 @@ install: $(BIN)/python
 # Run the test suite (what CI runs).
 test: install
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 # The main job: compare all eight losses and the SVM on Reuters-21578.
 demo: install
