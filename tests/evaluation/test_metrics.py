@@ -99,6 +99,22 @@ def test_empty_groups_and_pubmed_bins():
         assert rows[g]["n_docs"] == 0 and rows[g]["micro_f1"] is None
 
 
+def test_given_document_bins():
+    s, y = make_data(3, n=60, c=10)
+    stats = make_stats(y)
+    bins = (("none", 0, 0), ("1-2", 1, 2), ("3+", 3, None))
+    rows = evaluate(s, y, stats, Thresholds("grid", value=0.5), doc_bins=bins)
+    assert [r["group"] for r in rows[4:]] == ["none", "1-2", "3+"]
+    n_true = y.sum(axis=1)
+    assert [r["n_docs"] for r in rows[4:]] == [
+        (n_true == 0).sum(),
+        ((n_true >= 1) & (n_true <= 2)).sum(),
+        (n_true >= 3).sum(),
+    ]
+    pred = (s >= np.float32(0.5)).astype(int)
+    assert_row_matches(rows[6], sk_metrics(y[n_true >= 3], pred[n_true >= 3]))
+
+
 def test_no_positive_anywhere_follows_zero_division_0():
     s = np.full((4, 3), 0.9, dtype=np.float32)
     y = np.zeros((4, 3), dtype=int)

@@ -89,6 +89,11 @@ def test_split_column_appears_with_several_splits(rows):
     assert "| split |" not in table2_markdown(rows + val, split="test")
 
 
+def test_csv_of_other_tables():
+    text = rows_to_csv([{"label": "a", "f1": 0.5}, {"label": "b", "f1": None, "support": 3}])
+    assert text.splitlines() == ["label,f1,support", "a,0.5,", "b,,3"]
+
+
 def test_csv_and_json_roundtrip(rows):
     rows[0]["macro_f1_present"] = float("nan")
     parsed = list(csv.DictReader(io.StringIO(rows_to_csv(rows))))

@@ -14,6 +14,7 @@ Labels may be ``scipy.sparse`` or dense: the numbers are identical.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ def evaluate(
     stats: LabelStats,
     thresholds: Thresholds,
     split: str = "test",
+    doc_bins: Sequence[tuple[str, int, int | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of the paper's Tables 2 and 3 for one score matrix.
 
@@ -61,6 +63,8 @@ def evaluate(
         stats: the **training** split's label statistics (groups by train frequency, document bins).
         thresholds: tuned on validation (:func:`~mlbalance.evaluation.tune_thresholds`).
         split: the name written in each row.
+        doc_bins: Table 3 bins ``(name, low, high|None)`` of documents by number of true labels,
+            instead of ``stats.doc_bins``.
 
     Returns:
         One dict per group: ``"total"``, ``"head"``, ``"medium"``, ``"tail"`` (label subsets), then
@@ -69,7 +73,9 @@ def evaluate(
     """
     s = _core.as_scores(scores)
     y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
-    return evaluate_predictions(y, thresholds._predict(s), stats, split=split, thresholds=thresholds)
+    return evaluate_predictions(
+        y, thresholds._predict(s), stats, split=split, thresholds=thresholds, doc_bins=doc_bins
+    )
 
 
 def evaluate_predictions(
@@ -78,6 +84,7 @@ def evaluate_predictions(
     stats: LabelStats,
     split: str = "test",
     thresholds: Thresholds | None = None,
+    doc_bins: Sequence[tuple[str, int, int | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`evaluate` for 0/1 predictions already made (same rows and keys)."""
     y = _core.as_binary_csr(y_true, "y_true")
@@ -91,6 +98,8 @@ def evaluate_predictions(
         "threshold": None if thresholds is None else thresholds.value,
         "threshold_method": None if thresholds is None else thresholds.method,
     }
+    if doc_bins is not None:
+        stats = dataclasses.replace(stats, doc_bins=tuple(tuple(b) for b in doc_bins))
     counts = _core.label_counts(y, p)
     rows = []
     groups = {"total": np.arange(n_labels), **stats.group_indices()}

@@ -228,7 +228,7 @@ def _clean(value: Any) -> Any:
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    cols = [c for c in ("model", "loss") if any(c in r for r in rows)] + list(ROW_KEYS)
+    cols = [c for c in ("model", "loss", *ROW_KEYS) if any(c in r for r in rows)]
     for row in rows:
         cols += [k for k in row if k not in cols]
     return cols
@@ -236,6 +236,9 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     """Rows as CSV text: ``model, loss`` first, then the keys of :func:`evaluate`, then any others.
+
+    Any list of flat dicts works (e.g. :func:`~mlbalance.evaluation.per_label_table`); columns are
+    the keys that occur in some row.
 
     Metrics are fractions in [0, 1]; None is written as an empty cell.
     """
