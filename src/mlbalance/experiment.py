@@ -328,6 +328,7 @@ def compare(
     on_cell: CellCallback | None = None,
     svm_options: Mapping[str, Any] | None = None,
     svm_backend: str = "liblinear",
+    jobs: int = 1,
     **model_options: Any,
 ) -> Comparison:
     """Train ``model`` with each loss in ``losses`` (and the SVM), and report them side by side.
@@ -349,6 +350,8 @@ def compare(
         svm_options: constructor arguments of the SVM (default: the paper's recipe).
         svm_backend: ``"liblinear"`` (one ``LinearSVC`` per label) or ``"sgd"`` (all labels at once,
             model ``svm-sgd``, for thousands of labels).
+        jobs: cells trained at once in worker processes (with ``out``; 2 uses both cores of a
+            2-core machine, since each TF-IDF run computes on one thread).
         **model_options: constructor arguments of ``model``.
 
     Example:
@@ -368,7 +371,7 @@ def compare(
         svm_options=svm_options or {},
         svm_backend=svm_backend,  # type: ignore[arg-type]
     )
-    return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell)
+    return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell, jobs=jobs)
 
 
 def compare_config(
@@ -378,8 +381,14 @@ def compare_config(
     corpus: Corpus | None = None,
     progress: ProgressCallback | None = None,
     on_cell: CellCallback | None = None,
+    jobs: int = 1,
 ) -> Comparison:
-    """:func:`compare` from a :class:`CompareConfig` (what the CLI builds)."""
+    """:func:`compare` from a :class:`CompareConfig` (what the CLI builds).
+
+    With ``jobs > 1`` (and a run directory), cells train in that many worker processes at once.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"`jobs` must be an integer >= 1, got {jobs!r}")
     cells = [config.train_config(loss) for loss in config.losses]
     if config.svm:
         cells.append(config.train_config(None))
@@ -391,6 +400,8 @@ def compare_config(
         atomic_write_json(out_dir / "compare.json", config.to_dict())
 
     result = Comparison(rows=[], report="", directory=out_dir)
+    rows_of: dict[int, list[dict[str, Any]]] = {}
+    todo: list[tuple[int, TrainConfig, Path | None, bool]] = []
     for index, cell in enumerate(cells):
         name = cell_name(cell)
         run_dir = None if out_dir is None else out_dir / name
@@ -405,23 +416,32 @@ def compare_config(
             if on_cell:
                 on_cell(index, len(cells), name, True)
             log.info("reusing the finished run %s", run_dir)
-            result.rows += read_metrics(run_dir)
+            rows_of[index] = read_metrics(run_dir)
             result.reused.append(name)
             result.timing[name] = 0.0
             continue
-        if on_cell:
-            on_cell(index, len(cells), name, False)
-        if corpus is None:
-            corpus = load_data(config.data)
         resume = (
             run_dir is not None and is_run_dir(run_dir) and read_config(run_dir).get("run") == cell.to_dict()
         )
-        start = time.perf_counter()
-        run = train_config(cell, run_dir, corpus=corpus, resume=resume, progress=progress)
-        result.timing[name] = time.perf_counter() - start
-        result.rows += run.metrics
-        if run_dir is None:
-            result.runs[name] = run
+        todo.append((index, cell, run_dir, resume))
+
+    if todo and corpus is None:
+        corpus = load_data(config.data)
+    if jobs > 1 and len(todo) > 1 and out_dir is not None:
+        _train_cells_in_parallel(todo, corpus, jobs, result, rows_of, on_cell, progress, len(cells))
+    else:
+        for index, cell, run_dir, resume in todo:
+            name = cell_name(cell)
+            if on_cell:
+                on_cell(index, len(cells), name, False)
+            start = time.perf_counter()
+            run = train_config(cell, run_dir, corpus=corpus, resume=resume, progress=progress)
+            result.timing[name] = time.perf_counter() - start
+            rows_of[index] = run.metrics
+            if run_dir is None:
+                result.runs[name] = run
+    result.rows = [row for index in sorted(rows_of) for row in rows_of[index]]
+    result.timing = {cell_name(c): result.timing[cell_name(c)] for c in cells}
 
     title = f"{config.model} with {len(config.losses)} losses" + (" and the SVM" if config.svm else "")
     corpus_name = corpus.name if corpus is not None else config.data.source
@@ -429,6 +449,52 @@ def compare_config(
     if out_dir is not None:
         _write_comparison(out_dir, result, corpus, config)
     return result
+
+
+def _train_cell(
+    cell: TrainConfig, run_dir: Path, corpus: Corpus, resume: bool
+) -> tuple[list[dict[str, Any]], float]:
+    """Train one comparison cell in a worker process; its rows and seconds."""
+    start = time.perf_counter()
+    run = train_config(cell, run_dir, corpus=corpus, resume=resume)
+    return run.metrics, time.perf_counter() - start
+
+
+def _train_cells_in_parallel(
+    todo: list[tuple[int, TrainConfig, Path | None, bool]],
+    corpus: Corpus | None,
+    jobs: int,
+    result: Comparison,
+    rows_of: dict[int, list[dict[str, Any]]],
+    on_cell: CellCallback | None,
+    progress: ProgressCallback | None,
+    n_cells: int,
+) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+        futures = {}
+        for index, cell, run_dir, resume in todo:
+            if on_cell:
+                on_cell(index, n_cells, cell_name(cell), False)
+            futures[pool.submit(_train_cell, cell, run_dir, corpus, resume)] = (index, cell)
+        pending = set(futures)
+        finished = 0
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise error
+                index, cell = futures[future]
+                rows_of[index], result.timing[cell_name(cell)] = future.result()
+                finished += 1
+                if progress:
+                    progress("runs", finished, len(todo))
 
 
 def _write_comparison(

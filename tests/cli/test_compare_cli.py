@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import one_line_error
 
 
@@ -50,3 +52,21 @@ def test_compare_bad_input(tmp_path, cli, fake_tfidf):
         cli("compare", "--dataset", "synthetic:tiny", "--losses", "db", "--out", tmp_path / "file")
     )
     assert "is not a directory" in line
+
+
+@pytest.mark.slow  # two spawned worker processes import torch and scikit-learn: ~20 s of CPU
+def test_compare_real_models_in_two_processes_equals_one(tmp_path, cli):
+    """The real TF-IDF model and SVM; cells trained in 2 worker processes give what 1 process gives."""
+    from mlbalance.experiment import train
+
+    out = tmp_path / "cmp"
+    args = ("--dataset", "synthetic:tiny", "--losses", "db", "--svm", "--max-epochs", "2")
+    result = cli("compare", *args, "--jobs", "2", "--out", out)
+    assert result.code == 0, result.err
+    rows = json.loads((out / "results.json").read_text())
+    totals = [(r["model"], r["loss"]) for r in rows if r["split"] == "test" and r["group"] == "total"]
+    assert totals == [("tfidf", "db"), ("svm", None)]
+    assert "| svm | - |" in result.out
+    alone = train("synthetic:tiny", model="tfidf", loss="db", max_epochs=2)
+    parallel = [r for r in rows if r["loss"] == "db"]
+    assert parallel == json.loads(json.dumps(alone.metrics))

@@ -107,3 +107,24 @@ def test_train_evaluate_predict_on_a_user_jsonl_folder(tmp_path, cli, fake_tfidf
     got = [json.loads(line) for line in preds.read_text().splitlines()]
     assert [g["id"] for g in got] == ["n1", "n2"]
     assert "beta" in got[0]["labels"] and {"alpha", "delta"} <= set(got[1]["labels"])
+
+
+def test_real_tfidf_train_evaluate_predict(tmp_path, cli):
+    out = tmp_path / "run"
+    res = cli(
+        "train", "--dataset", "synthetic:tiny", "--loss", "db", "--max-epochs", "2", "--out", out, "--quiet"
+    )
+    assert res.code == 0, res.err
+    stored = json.loads((out / "metrics.json").read_text())
+    rescored = json.loads(cli("evaluate", out, "--rescore", "--json").out)
+    assert rescored == stored  # the saved model reproduces the scores it was evaluated with
+    assert (out / "model" / "mlbalance_model.json").is_file()
+    docs = tmp_path / "docs.txt"
+    run = load_run(out)
+    from mlbalance.data import load_corpus
+
+    texts = load_corpus("synthetic:tiny").test.texts[:5]
+    docs.write_text("\n".join(texts) + "\n")
+    preds = tmp_path / "p.jsonl"
+    assert cli("predict", out, "--input", docs, "--output", preds).code == 0
+    assert [json.loads(line)["labels"] for line in preds.read_text().splitlines()] == run.predict(texts)

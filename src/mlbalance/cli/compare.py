@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(parser, model_choices=("tfidf", "transformer"))
     parser.add_argument("--out", required=True, metavar="DIR", help="folder of the runs and the report")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        help="runs trained at once in worker processes (default: 1; 2 uses both cores of a 2-core machine)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     try:
-        result = compare_config(config, Path(args.out), progress=progress, on_cell=on_cell)
+        result = compare_config(config, Path(args.out), progress=progress, on_cell=on_cell, jobs=args.jobs)
     finally:
         progress.close()
     print_tables(result.rows)
