@@ -190,14 +190,15 @@ def main() -> None:
         ("per-label thresholds (fallback global-optimal)", {"method": "per-label"}),
         ("top-k, k tuned in 1..max_k", {"method": "top-k"}),
     ):
-        t = time.perf_counter()
+        tracemalloc.start()
+        t, c = time.perf_counter(), time.process_time()
         thr = tune_thresholds(s_val, y_val, **kwargs)
-        extra[name] = time.perf_counter() - t
-        t = time.perf_counter()
+        extra[name] = (time.perf_counter() - t, time.process_time() - c, tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        t, c = time.perf_counter(), time.process_time()
         evaluate(s_test, y_test, stats, thr)
-        extra[f"  Table 2+3 rows with them (k={thr.k})" if thr.k else "  Table 2+3 rows with them"] = (
-            time.perf_counter() - t
-        )
+        label = f"  Table 2+3 rows with them (k={thr.k})" if thr.k else "  Table 2+3 rows with them"
+        extra[label] = (time.perf_counter() - t, time.process_time() - c, None)
 
     grid21 = PAPER_GRIDS["probability"]
     ref = {}
@@ -231,9 +232,12 @@ def main() -> None:
         f"| **{statistics.median(cpu_totals):.2f}** |"
     )
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
-    print("\n| other methods (1 run, not in the total) | s |\n| --- | --- |")
-    for name, sec in extra.items():
-        print(f"| {name} | {sec:.3f} |")
+    print(
+        "\n| other methods (1 run, not in the total) | wall s | CPU s | MiB beyond inputs |\n"
+        "| --- | --- | --- | --- |"
+    )
+    for name, (sec, cpu_sec, peak) in extra.items():
+        print(f"| {name} | {sec:.3f} | {cpu_sec:.3f} | {'' if peak is None else f'{peak / 2**20:.0f}'} |")
     print(
         f"\npeak RSS of the process: {rss_peak:.0f} MiB (after building the inputs: {rss_inputs:.0f} MiB; "
         f"the two score matrices alone: {(s_val.nbytes + s_test.nbytes) / 2**20:.0f} MiB); peak allocated "
