@@ -201,3 +201,20 @@ def test_backward_twice_with_retained_graph_accumulates_correctly():
     torch.testing.assert_close(z.grad, 2 * first)
     (scaled,) = torch.autograd.grad(3.0 * loss(z, y), z)
     torch.testing.assert_close(scaled, 3 * first)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 1000, 4099])
+def test_positive_index_matches_nonzero(n):
+    gen = torch.Generator().manual_seed(n)
+    y = (torch.rand(n, generator=gen) < 0.05).float()
+    want = torch.nonzero(y).squeeze(1)
+    for dtype in (torch.float32, torch.bool, torch.int64, torch.float16):
+        assert torch.equal(LF._positive_index(y.to(dtype), True), want)
+    if n >= 64:
+        bad = y.clone()
+        bad[10], bad[11] = 1.0, -1.0  # would cancel in a chunk sum
+        with pytest.raises(ValueError, match=r"got the value -1.0"):
+            LF._positive_index(bad, True)
+        bad[11] = float("nan")
+        with pytest.raises(ValueError, match=r"got the value nan"):
+            LF._positive_index(bad, True)

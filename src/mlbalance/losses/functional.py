@@ -431,10 +431,35 @@ class _BalancedLossFunction(torch.autograd.Function):
         return g, None, None, None, None, None, None, None, None, None, None
 
 
+_CHUNK = 64
+
+
 def _positive_index(targets: Tensor, validate: bool) -> Tensor:
-    """Flat indices of the positive targets (sorted); raise on any value other than 0 and 1."""
+    """Flat indices of the non-zero targets (sorted); with ``validate``, raise on values other than 0, 1.
+
+    Targets are sparse, and ``torch.nonzero`` over millions of elements is slow, so the search runs in
+    two levels: sums over chunks of 64 elements (one fast reduction), then ``nonzero`` inside the few
+    chunks that are not all zero. A negative value could cancel in a chunk sum, so negative (and NaN)
+    targets are detected first.
+    """
     flat = targets.reshape(-1)
-    pos = torch.nonzero(flat).squeeze(1)
+    if flat.dtype == torch.bool:
+        flat = flat.view(torch.uint8)
+    if flat.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=flat.device)
+    low = flat.min()
+    if not bool(low >= 0):  # also catches NaN
+        if validate:
+            raise ValueError(f"`targets` must be binary (0 or 1), got the value {low.item()}")
+        pos = torch.nonzero(flat).squeeze(1)
+    else:
+        n_main = flat.numel() // _CHUNK * _CHUNK
+        chunks = flat[:n_main].view(-1, _CHUNK)
+        hit = torch.nonzero(chunks.sum(1)).squeeze(1)
+        local = torch.nonzero(chunks[hit])
+        pos = hit[local[:, 0]] * _CHUNK + local[:, 1]
+        if n_main < flat.numel():
+            pos = torch.cat([pos, torch.nonzero(flat[n_main:]).squeeze(1) + n_main])
     if validate and pos.numel():
         values = flat[pos]
         bad = values != 1
