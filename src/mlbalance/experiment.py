@@ -163,9 +163,19 @@ def _title(model: str, loss: str | None, corpus_name: str) -> str:
 
 
 def _f1_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Test micro-F1 and macro-F1 by label group, one bar per run, in two panels."""
+    from matplotlib.figure import Figure
+
     from mlbalance.evaluation.plots import plot_f1_by_group
 
-    return plot_f1_by_group([dict(r) for r in rows if r["split"] == "test"])
+    test = [dict(r) for r in rows if r["split"] == "test"] or [dict(r) for r in rows]
+    n_runs = len({(r["model"], r["loss"]) for r in test})
+    fig = Figure(figsize=(min(10.0, max(6.5, 0.3 * 4 * n_runs)), 6.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1)
+    plot_f1_by_group(test, ax=top, metric="micro_f1")
+    plot_f1_by_group(test, ax=bottom, metric="macro_f1")
+    bottom.get_legend().remove()
+    return fig
 
 
 def train(
@@ -443,7 +453,9 @@ def compare_config(
     result.rows = [row for index in sorted(rows_of) for row in rows_of[index]]
     result.timing = {cell_name(c): result.timing[cell_name(c)] for c in cells}
 
-    title = f"{config.model} with {len(config.losses)} losses" + (" and the SVM" if config.svm else "")
+    parts = [f"{config.model} with {len(config.losses)} losses"] if config.losses else []
+    parts += [f"the SVM ({config.svm_backend})"] if config.svm else []
+    title = " and ".join(parts)
     corpus_name = corpus.name if corpus is not None else config.data.source
     result.report = run_report(result.rows, f"{title} on {corpus_name}", result.timing)
     if out_dir is not None:
