@@ -128,40 +128,57 @@ def cmd_throughput(args) -> None:
 
 
 def cmd_epoch(args) -> None:
-    from mlbalance.models.text_batches import train_steps
+    from transformers import AutoTokenizer
+
+    from mlbalance.models.text_batches import TokenCache, train_steps
+    from mlbalance.models.transformer import resolve_encoder
 
     corpus = _corpus(args.data)
+
+    def plans(lengths, max_length):
+        bucketed = [s[0] for s in train_steps(lengths, args.batch_size, 1, 0, 1)]
+        shuffled = [s[0] for s in train_steps(lengths, args.batch_size, 1, 0, 1, bucketing=False)]
+        return {
+            "bucketed": (bucketed, None),
+            "random": (shuffled, None),
+            "pad-to-max": (shuffled, max_length),
+        }
+
+    def padded(batches, pad_to, lengths):
+        return int(sum((pad_to or int(lengths[b].max())) * len(b) for b in batches))
+
+    # exact padded-token counts per epoch (what the encoder computes), for every length asked
+    tok = AutoTokenizer.from_pretrained(resolve_encoder(args.encoder)[0])
+    for max_length in args.count_lengths:
+        lengths = TokenCache().tokenize(tok, corpus.train.texts, max_length).lengths
+        for name, (batches, pad_to) in plans(lengths, max_length).items():
+            _emit(
+                bench="padding",
+                plan=name,
+                max_length=max_length,
+                batch_size=args.batch_size,
+                real_tokens=int(lengths.sum()),
+                padded_tokens=padded(batches, pad_to, lengths),
+            )
+    if not args.sample:
+        return
     model, opt, tokens, y, device, tok_s = _setup(args.encoder, corpus, args.max_length)
     _emit(bench="tokenize", n_docs=len(tokens), max_length=args.max_length, seconds=round(tok_s, 2))
-    plans = {
-        "bucketed": ([s[0] for s in train_steps(tokens.lengths, args.batch_size, 1, 0, 1)], None),
-        "random": (
-            [s[0] for s in train_steps(tokens.lengths, args.batch_size, 1, 0, 1, bucketing=False)],
-            None,
-        ),
-        "pad-to-max": (
-            [s[0] for s in train_steps(tokens.lengths, args.batch_size, 1, 0, 1, bucketing=False)],
-            args.max_length,
-        ),
-    }
+    lengths = tokens.lengths
+    epoch_plans = plans(lengths, args.max_length)
     rng = np.random.default_rng(1)
-    samples = {
-        k: rng.choice(len(v[0]), size=min(args.sample, len(v[0])), replace=False) for k, v in plans.items()
-    }
-    _step(model, opt, tokens, y, plans["random"][0][0], device)  # warm-up
-    times = {k: [] for k in plans}
-    # interleave the three plans so that load from other processes hits them alike
+    samples = {k: rng.choice(len(v[0]), size=args.sample, replace=False) for k, v in epoch_plans.items()}
+    _step(model, opt, tokens, y, epoch_plans["random"][0][0], device)  # warm-up
+    per_token = {k: [] for k in epoch_plans}
+    # interleave the plans so that load from other processes hits them alike
     for j in range(args.sample):
-        for name, (batches, pad_to) in plans.items():
-            if j < len(samples[name]):
-                t0 = time.perf_counter()
-                _step(model, opt, tokens, y, batches[samples[name][j]], device, pad_to=pad_to)
-                times[name].append(time.perf_counter() - t0)
-    for name, (batches, pad_to) in plans.items():
-        widths = [
-            (pad_to or int(tokens.lengths[b].max())) * len(b) for b in batches
-        ]  # padded tokens computed per epoch
-        mean_t = float(np.mean(times[name]))
+        for name, (batches, pad_to) in epoch_plans.items():
+            batch = batches[samples[name][j]]
+            t0 = time.perf_counter()
+            _step(model, opt, tokens, y, batch, device, pad_to=pad_to)
+            per_token[name].append((time.perf_counter() - t0) / padded([batch], pad_to, lengths))
+    for name, (batches, pad_to) in epoch_plans.items():
+        n_padded = padded(batches, pad_to, lengths)
         _emit(
             bench="epoch",
             plan=name,
@@ -169,11 +186,12 @@ def cmd_epoch(args) -> None:
             max_length=args.max_length,
             batch_size=args.batch_size,
             n_batches=len(batches),
-            timed_batches=len(times[name]),
-            padded_tokens=int(sum(widths)),
-            real_tokens=int(tokens.lengths.sum()),
-            est_epoch_s=round(mean_t * len(batches), 1),
-            note="mean time of a random sample of batches x number of batches",
+            timed_batches=args.sample,
+            padded_tokens=n_padded,
+            real_tokens=int(lengths.sum()),
+            median_ms_per_padded_token=round(1e3 * statistics.median(per_token[name]), 3),
+            est_epoch_s=round(n_padded * statistics.median(per_token[name]), 1),
+            note="padded tokens of the epoch x median time per padded token of the timed batches",
             threads=_threads(),
         )
 
@@ -183,8 +201,10 @@ def cmd_gpu(args) -> None:
 
     from mlbalance.models.text_batches import train_steps
 
-    if not torch.cuda.is_available():
-        sys.exit("no GPU visible")
+    cuda = torch.cuda.is_available()
+    if not cuda and not args.allow_cpu:
+        sys.exit("no GPU visible (--allow-cpu runs the same code on the CPU, as a smoke test)")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     corpus = _corpus(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.encoders:
@@ -193,17 +213,19 @@ def cmd_gpu(args) -> None:
             if args.compile:
                 model.compile(dynamic=True)
             steps = [s[0] for s in train_steps(tokens.lengths, args.batch_size, 1, 0, 1)]
+            steps = steps[: args.max_batches] if args.max_batches else steps
             for b in steps[:3]:
                 _step(model, opt, tokens, y, b, device, dtype=torch.bfloat16)  # warm-up
-            torch.cuda.synchronize()
+            sync()
             t0 = time.perf_counter()
             n_tok = sum(_step(model, opt, tokens, y, b, device, dtype=torch.bfloat16) for b in steps)
-            torch.cuda.synchronize()
+            sync()
             sec = time.perf_counter() - t0
             _emit(
                 bench="gpu-epoch",
                 encoder=name,
-                device=torch.cuda.get_device_name(),
+                device=torch.cuda.get_device_name() if cuda else "cpu",
+                n_batches=len(steps),
                 max_length=args.max_length,
                 batch_size=args.batch_size,
                 precision="bf16",
@@ -213,7 +235,8 @@ def cmd_gpu(args) -> None:
                 params_m=round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
             )
             del model, opt
-            torch.cuda.empty_cache()
+            if cuda:
+                torch.cuda.empty_cache()
 
 
 def cmd_quality(args) -> None:
@@ -296,13 +319,18 @@ def main(argv=None) -> None:
     p.add_argument("--encoder", default="minilm")
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--sample", type=int, default=10, help="batches timed per plan")
+    p.add_argument("--sample", type=int, default=10, help="batches timed per plan (0: count padding only)")
+    p.add_argument(
+        "--count-lengths", type=int, nargs="*", default=[128, 512], help="max lengths to count padding at"
+    )
     p.set_defaults(func=cmd_epoch)
     p = sub.add_parser("gpu")
     p.add_argument("--encoders", nargs="+", default=["bert-base", "minilm"])
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--max-batches", type=int, default=0, help="time only the first N batches (0: all)")
+    p.add_argument("--allow-cpu", action="store_true", help="run on the CPU when no GPU is visible")
     p.set_defaults(func=cmd_gpu)
     p = sub.add_parser("quality")
     p.add_argument("--encoder", default="minilm")
