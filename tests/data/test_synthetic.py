@@ -107,3 +107,11 @@ def test_bad_options():
         generate(SyntheticConfig(n_docs=10, n_labels=2, test=10))
     with pytest.raises(DataError, match="takes no data path"):
         load_corpus("synthetic:tiny", data="x")
+
+
+def test_progress_callback():
+    calls = []
+    load_corpus(
+        "synthetic:tiny", progress=lambda stage, done, total, **info: calls.append((stage, done, total))
+    )
+    assert calls[0] == ("generate", 0, 3) and calls[-1] == ("generate", 3, 3)

@@ -97,6 +97,14 @@ def _load(args: argparse.Namespace) -> Any:
         size = Path(args.data).stat().st_size if Path(args.data).is_file() else None
         with tqdm(total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr, delay=1.0) as bar:
             return load_corpus(args.source, args.data, progress=bar.update, **options)
+    if args.source.startswith("synthetic:"):
+        from mlbalance.cli._common import TqdmProgress
+
+        bar = TqdmProgress()
+        try:
+            return load_corpus(args.source, args.data, progress=bar, **options)
+        finally:
+            bar.close()
     return load_corpus(args.source, args.data, **options)
 
 

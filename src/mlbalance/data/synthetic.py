@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -263,15 +264,21 @@ def _texts(
     return [" ".join(words[bounds[i] : bounds[i + 1]]) for i in range(n)]
 
 
-def generate(config: SyntheticConfig, name: str = "synthetic") -> Corpus:
+def generate(
+    config: SyntheticConfig, name: str = "synthetic", progress: Callable[..., None] | None = None
+) -> Corpus:
     """A seeded synthetic :class:`Corpus` (train/validation/test) following ``config``.
 
     All ``n_labels`` labels are in the label space; a rare label may end up with no training
     document (``n_i = 0``), which the metadata reports.
     """
     rng = np.random.default_rng(config.seed)
+    report = progress or (lambda *args, **kwargs: None)
+    report("generate", 0, 3, step="labels")
     y, group_of = _draw_labels(config, rng)
+    report("generate", 1, 3, step="texts")
     texts = _texts(config, y, group_of, rng)
+    report("generate", 2, 3, step="splits")
     names = tuple(f"L{i:0{len(str(config.n_labels - 1))}d}" for i in range(config.n_labels))
     n = config.n_docs
     n_test = _split_size(config.test, n, "test")
@@ -290,6 +297,7 @@ def generate(config: SyntheticConfig, name: str = "synthetic") -> Corpus:
         bounds = sub.indptr.tolist()
         labels = [tuple(map(names.__getitem__, cols[bounds[i] : bounds[i + 1]])) for i in range(len(idx))]
         splits[split] = Split(texts=[texts[i] for i in idx], labels=labels, ids=[f"doc{i}" for i in idx])
+    report("generate", 3, 3)
     train_freq = np.asarray(y[parts["train"]].sum(axis=0)).ravel()
     grouping = DATASET_GROUPING[config.preset]
     return Corpus(
@@ -311,11 +319,12 @@ def generate(config: SyntheticConfig, name: str = "synthetic") -> Corpus:
     )
 
 
-def load_synthetic(preset: str, **overrides: Any) -> Corpus:
+def load_synthetic(preset: str, progress: Callable[..., None] | None = None, **overrides: Any) -> Corpus:
     """The synthetic corpus of a named preset, with any :class:`SyntheticConfig` field overridden.
 
     Args:
         preset: one of :data:`PRESETS` (``tiny``, ``small``, ``reuters-like``, ``pubmed-like``).
+        progress: a ``ProgressCallback(stage, done, total, **info)`` told of the generation steps.
         **overrides: e.g. ``seed=1``, ``n_docs=1000``.
     """
     if preset not in PRESETS:
@@ -325,7 +334,7 @@ def load_synthetic(preset: str, **overrides: Any) -> Corpus:
     if unknown:
         raise ConfigError(f"unknown synthetic option(s) {unknown}; valid: {sorted(fields)}")
     config = replace(PRESETS[preset], **overrides)
-    return generate(config, name=f"synthetic:{preset}")
+    return generate(config, name=f"synthetic:{preset}", progress=progress)
 
 
 def write_bioasq_file(
