@@ -18,10 +18,15 @@ test: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
-# The main job: compare all eight losses and the SVM on Reuters-21578.
+# The main job: compare all eight losses and the SVM on Reuters-21578 (resumable; report and
+# figures in $(DEMO_OUT)). Another archive path: make demo REUTERS=/path/to/reuters21578.tar.gz
+REUTERS ?= ../shared/data/reuters21578.tar.gz
+DEMO_OUT ?= runs/reuters-demo
+JOBS ?= 2
 demo: install
-	$(BIN)/mlbalance compare --dataset reuters21578 --data ../shared/data/reuters21578.tar.gz \
-		--model tfidf --losses all --svm --out runs/reuters-demo
+	$(BIN)/mlbalance compare --dataset reuters21578 --data $(REUTERS) \
+		--model tfidf --losses all --svm --jobs $(JOBS) --out $(DEMO_OUT)
+	@echo "report: $(DEMO_OUT)/results.md  figures: $(DEMO_OUT)/plots/"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
