@@ -88,7 +88,7 @@ class LinearSvmClassifier(Classifier):
     def __init__(
         self,
         C: float = 1.0,
-        lr: float = 0.01,
+        lr: float = 0.1,
         batch_size: int = 256,
         max_epochs: int = 20,
         ngram_range: Sequence[int] = (1, 1),
