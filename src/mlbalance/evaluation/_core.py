@@ -217,7 +217,7 @@ def reduce_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, f
 
     Counts may be 1-D ``(L,)`` or 2-D ``(T, L)`` (then every value is an array over ``T``).
     Macro averages run over all ``L`` labels with ``zero_division=0`` (scikit-learn's, the paper's
-    convention); ``macro_f1_present`` runs over labels with at least one true positive label in the
+    convention); ``macro_f1_present`` runs over labels that occur at least once among the true labels of the
     evaluated documents (``tp + fn > 0``). With no labels every value is None; with no present label
     ``macro_f1_present`` is None.
     """

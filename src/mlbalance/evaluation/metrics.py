@@ -5,7 +5,7 @@ head/medium/tail columns are just subsets of one count vector. Conventions:
 
 - ``macro_*`` averages over **all** labels of the group with scikit-learn's ``zero_division=0``: a
   label with no true and no predicted positive counts as 0 — the paper's convention;
-- ``macro_f1_present`` averages F1 over the labels of the group with at least one true positive label
+- ``macro_f1_present`` averages F1 over the labels of the group that occur at least once among the true labels
   in the evaluated documents;
 - a group with no labels (or, for document groups, no documents) gets None for every metric.
 
@@ -240,7 +240,7 @@ def per_label_table(
 ) -> list[dict[str, Any]]:
     """One row per label: ``label, group, train_freq, support, tp, fp, fn, precision, recall, f1``.
 
-    ``support`` counts the true positives in ``y_true``; ``train_freq`` and ``group`` come from
+    ``support`` counts the documents carrying the label in ``y_true``; ``train_freq`` and ``group`` come from
     ``stats`` (None without it). Precision/recall/F1 use ``zero_division=0``.
     """
     y = _core.as_binary_csr(y_true, "y_true")

@@ -71,8 +71,8 @@ Reference = str | Mapping[str, Any] | None
 _MACRO_NOTES = {
     "macro_f1": "macro-F1 = mean F1 over all labels of the group, zero_division=0 (scikit-learn; the "
     "paper's convention: a label with no true and no predicted positive counts as 0)",
-    "macro_f1_present": "macro-F1 (present) = mean F1 over the group's labels with at least one true "
-    "positive in the evaluated split",
+    "macro_f1_present": "macro-F1 (present) = mean F1 over the group's labels that occur at least once "
+    "among the true labels of the evaluated documents",
 }
 
 
