@@ -55,18 +55,6 @@ class TokenizedTexts:
         """Number of tokens of each text (special tokens included)."""
         return np.diff(self.offsets)
 
-    def subset(self, indices: Sequence[int] | np.ndarray) -> TokenizedTexts:
-        idx = np.asarray(indices, dtype=np.int64)
-        lengths = self.lengths[idx]
-        offsets = np.zeros(len(idx) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        ids = (
-            np.concatenate([self.ids[self.offsets[i] : self.offsets[i + 1]] for i in idx])
-            if len(idx)
-            else np.zeros(0, dtype=np.int32)
-        )
-        return TokenizedTexts(ids=ids.astype(np.int32), offsets=offsets, pad_id=self.pad_id)
-
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
     """A hash that changes when the tokenizer's vocabulary, rules or special tokens change."""

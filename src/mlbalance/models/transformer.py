@@ -41,8 +41,7 @@ from mlbalance.models.base import Classifier, ProgressCallback, no_progress
 from mlbalance.models.text_batches import TokenCache, TokenizedTexts, collate, eval_batches, train_steps
 
 if TYPE_CHECKING:
-    from mlbalance.data.corpus import Corpus, LabelSpace
-    from mlbalance.data.stats import LabelStats
+    from mlbalance.data.corpus import Corpus
 
 log = logging.getLogger(__name__)
 
@@ -683,14 +682,6 @@ class TransformerClassifier(Classifier):
         clf.device_ = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         clf.model_ = model.to(clf.device_).eval()
         return clf
-
-    @property
-    def label_space(self) -> LabelSpace:
-        return self.label_space_
-
-    @property
-    def stats(self) -> LabelStats:
-        return self.stats_
 
 
 # ---------------------------------------------------------------------- helpers
