@@ -115,8 +115,16 @@ def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpu
     assert again.reused == ["tfidf-bce"]
     assert again.rows == result.rows
 
-    with pytest.raises(RunError, match="finished run with another configuration"):
+    with pytest.raises(RunError, match="finished run with another run configuration"):
         compare(small_keyword_corpus, losses="bce", svm=False, out=out, seed=1)
+
+    # a finished run made with other model defaults is not reused either
+    config_path = out / "tfidf-bce" / "config.json"
+    stored = json.loads(config_path.read_text())
+    stored["model"]["config"]["lr"] = 123.0
+    config_path.write_text(json.dumps(stored))
+    with pytest.raises(RunError, match="finished run with another model configuration"):
+        compare(small_keyword_corpus, losses="bce", svm=False, out=out)
 
 
 def test_compare_in_memory(fake_tfidf, small_keyword_corpus):

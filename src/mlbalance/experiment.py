@@ -417,12 +417,7 @@ def compare_config(
         run_dir = None if out_dir is None else out_dir / name
         result.run_dirs[name] = run_dir
         if run_dir is not None and is_complete(run_dir):
-            stored = read_config(run_dir).get("run")
-            if stored != cell.to_dict():
-                raise RunError(
-                    f"{run_dir} holds a finished run with another configuration; "
-                    "remove it or choose another --out"
-                )
+            _check_reusable(run_dir, cell)
             if on_cell:
                 on_cell(index, len(cells), name, True)
             log.info("reusing the finished run %s", run_dir)
@@ -461,6 +456,28 @@ def compare_config(
     if out_dir is not None:
         _write_comparison(out_dir, result, corpus, config)
     return result
+
+
+def _check_reusable(run_dir: Path, cell: TrainConfig) -> None:
+    """A finished cell is reused only if it was trained with the same run and model configuration.
+
+    The model's full constructor configuration is compared too, so a finished run made with other
+    library defaults (say, another default learning rate) is not passed off as this one.
+    """
+    import json
+
+    from mlbalance.models.registry import build_model
+
+    stored = read_config(run_dir)
+    expected = build_model(cell.model, **model_kwargs(cell)).get_config()
+    expected = json.loads(json.dumps(expected))
+    saved = (stored.get("model") or {}).get("config")
+    if stored.get("run") != cell.to_dict() or saved != expected:
+        what = "run" if stored.get("run") != cell.to_dict() else "model"
+        raise RunError(
+            f"{run_dir} holds a finished run with another {what} configuration; "
+            "remove it or choose another --out"
+        )
 
 
 def _train_cell(
