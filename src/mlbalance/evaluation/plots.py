@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_METRICS = ("micro_f1", "macro_f1", "macro_f1_present")
+_METRICS = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "macro_f1_present": "macro-F1 (present labels)"}
 
 
 def plot_f1_by_group(
@@ -41,7 +41,7 @@ def plot_f1_by_group(
         The figure holding the axes.
     """
     if metric not in _METRICS:
-        raise DataError(f"`metric` must be one of {_METRICS}, got {metric!r}")
+        raise DataError(f"`metric` must be one of {tuple(_METRICS)}, got {metric!r}")
     runs: dict[str, dict[str, Any]] = {}
     for row in rows:
         if split is not None and row.get("split") != split:
@@ -53,7 +53,7 @@ def plot_f1_by_group(
     if ax is None:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(max(6.0, 1.2 * len(groups) * max(1, len(runs)) / 2), 4.0))
+        fig = Figure(figsize=(min(12.0, max(6.0, 0.3 * len(groups) * len(runs))), 4.5), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure  # type: ignore[assignment]
@@ -63,8 +63,8 @@ def plot_f1_by_group(
         heights = [100.0 * values[g] if values.get(g) is not None else np.nan for g in groups]
         ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=label)
     ax.set_xticks(x, list(groups))
-    ax.set_ylabel(f"{metric.replace('_', '-')} (%)")
+    ax.set_ylabel(f"{_METRICS[metric]} (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize="small", ncols=min(3, len(runs)))
-    ax.set_title(f"{metric.replace('_', '-')} by group")
+    ax.legend(fontsize="small", ncols=min(5, len(runs)), loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    ax.set_title(f"{_METRICS[metric]} by group")
     return fig  # type: ignore[return-value]
