@@ -46,11 +46,24 @@ SVM_LOSS = None
 CellCallback = Callable[[int, int, str, bool], None]
 
 
-def load_data(data: DataConfig) -> Corpus:
-    """The corpus a :class:`DataConfig` names."""
+def load_data(data: DataConfig, progress: ProgressCallback | None = None) -> Corpus:
+    """The corpus a :class:`DataConfig` names (``progress`` told about generating or reading it)."""
     from mlbalance.data import load_corpus
 
-    return load_corpus(data.source, data.data, **dict(data.options))
+    options = dict(data.options)
+    if progress is not None and "progress" not in options:
+        if data.source.startswith("synthetic:"):
+            options["progress"] = progress
+        elif data.source in ("bioasq", "pubmed") and data.data and Path(data.data).is_file():
+            total = Path(data.data).stat().st_size
+            read = [0]
+
+            def on_bytes(n: int) -> None:
+                read[0] += n
+                progress("reading", read[0], total)
+
+            options["progress"] = on_bytes
+    return load_corpus(data.source, data.data, **options)
 
 
 def _corpus_and_data(
@@ -251,7 +264,7 @@ def train_config(
     if out is not None:
         check_run_dir(out, run_config, resume=resume, overwrite=overwrite)
     if corpus is None:
-        corpus = load_data(config.data)
+        corpus = load_data(config.data, progress)
     if out is not None:
         out = prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite)
     start = time.perf_counter()
@@ -431,7 +444,7 @@ def compare_config(
         todo.append((index, cell, run_dir, resume))
 
     if todo and corpus is None:
-        corpus = load_data(config.data)
+        corpus = load_data(config.data, progress)
     if jobs > 1 and len(todo) > 1 and out_dir is not None:
         _train_cells_in_parallel(todo, corpus, jobs, result, rows_of, on_cell, progress, len(cells))
     else:
@@ -598,7 +611,7 @@ def reevaluate(
             model_options=stored.model_options,
         )
     if corpus is None:
-        corpus = load_data(stored.data)
+        corpus = load_data(stored.data, progress)
     if corpus.label_space != run.model.label_space_:
         raise ConfigError(
             f"the corpus {corpus.name!r} has other labels ({len(corpus.label_space)}) than the run "
