@@ -90,7 +90,12 @@ def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpu
     result = compare(
         small_keyword_corpus, losses="bce,db", svm=False, out=out, on_cell=lambda *a: seen.append(a)
     )
-    assert seen == [(0, 2, "tfidf-bce", False), (1, 2, "tfidf-db", False)]
+    assert seen == [
+        (0, 2, "tfidf-bce", "training"),
+        (0, 2, "tfidf-bce", "done"),
+        (1, 2, "tfidf-db", "training"),
+        (1, 2, "tfidf-db", "done"),
+    ]
     assert sorted(result.run_dirs) == ["tfidf-bce", "tfidf-db"]
     assert {(r["loss"], r["split"]) for r in result.rows} == {
         ("bce", "validation"),
@@ -111,7 +116,7 @@ def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpu
     again = compare(
         small_keyword_corpus, losses="bce,db", svm=False, out=out, on_cell=lambda *a: seen.append(a)
     )
-    assert seen == [(0, 2, "tfidf-bce", True), (1, 2, "tfidf-db", False)]
+    assert seen == [(0, 2, "tfidf-bce", "reused"), (1, 2, "tfidf-db", "training"), (1, 2, "tfidf-db", "done")]
     assert again.reused == ["tfidf-bce"]
     assert again.rows == result.rows
 

@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 #: The ``loss`` of the SVM's rows: None (it is trained with LinearSVC's squared hinge, not a preset).
 SVM_LOSS = None
 
-#: Told when a comparison starts a cell: ``(index, total, name, reused)``.
-CellCallback = Callable[[int, int, str, bool], None]
+#: Told about each cell of a comparison: ``(index, total, name, state)`` with ``state`` one of
+#: ``"reused"`` (a finished run directory), ``"training"`` (started now), ``"queued"`` (handed to a
+#: worker process) and ``"done"``.
+CellCallback = Callable[[int, int, str, str], None]
 
 
 def load_data(data: DataConfig, progress: ProgressCallback | None = None) -> Corpus:
@@ -369,7 +371,7 @@ def compare(
         svm: also train the TF-IDF + linear SVM baseline.
         out: the output folder (None: nothing is written).
         data, data_options, seed, threshold, top_k, progress: as for :func:`train`.
-        on_cell: told as each cell starts: ``(index, total, name, reused)``.
+        on_cell: told about each cell: ``(index, total, name, state)`` (see :data:`CellCallback`).
         svm_options: constructor arguments of the SVM (default: the paper's recipe).
         svm_backend: ``"liblinear"`` (one ``LinearSVC`` per label) or ``"sgd"`` (all labels at once,
             model ``svm-sgd``, for thousands of labels).
@@ -432,7 +434,7 @@ def compare_config(
         if run_dir is not None and is_complete(run_dir):
             _check_reusable(run_dir, cell)
             if on_cell:
-                on_cell(index, len(cells), name, True)
+                on_cell(index, len(cells), name, "reused")
             log.info("reusing the finished run %s", run_dir)
             rows_of[index] = read_metrics(run_dir)
             result.reused.append(name)
@@ -451,10 +453,12 @@ def compare_config(
         for index, cell, run_dir, resume in todo:
             name = cell_name(cell)
             if on_cell:
-                on_cell(index, len(cells), name, False)
+                on_cell(index, len(cells), name, "training")
             start = time.perf_counter()
             run = train_config(cell, run_dir, corpus=corpus, resume=resume, progress=progress)
             result.timing[name] = time.perf_counter() - start
+            if on_cell:
+                on_cell(index, len(cells), name, "done")
             rows_of[index] = run.metrics
             if run_dir is None:
                 result.runs[name] = run
@@ -520,7 +524,7 @@ def _train_cells_in_parallel(
         futures = {}
         for index, cell, run_dir, resume in todo:
             if on_cell:
-                on_cell(index, n_cells, cell_name(cell), False)
+                on_cell(index, n_cells, cell_name(cell), "queued")
             futures[pool.submit(_train_cell, cell, run_dir, corpus, resume)] = (index, cell)
         pending = set(futures)
         finished = 0
@@ -535,6 +539,8 @@ def _train_cells_in_parallel(
                 index, cell = futures[future]
                 rows_of[index], result.timing[cell_name(cell)] = future.result()
                 finished += 1
+                if on_cell:
+                    on_cell(index, n_cells, cell_name(cell), "done")
                 if progress:
                     progress("runs", finished, len(todo))
 

@@ -59,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
     progress = TqdmProgress()
     started = time.perf_counter()
 
-    def on_cell(index: int, total: int, name: str, reused: bool) -> None:
+    def on_cell(index: int, total: int, name: str, state: str) -> None:
         progress.close()
-        state = "reusing the finished run" if reused else "training"
+        if state == "reused":
+            state = "reusing the finished run"
+        elif state == "queued":
+            state = "queued for a worker process"
         progress.write(
             f"[{index + 1}/{total}] {name}: {state} ({time.perf_counter() - started:.0f} s so far)"
         )
