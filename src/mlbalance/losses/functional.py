@@ -31,10 +31,9 @@ finite losses and gradients. Edge cases and how they are defined:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -217,7 +216,7 @@ def _rebalance_block(y: Tensor, inv: Tensor, alpha: float, beta: float, mu: floa
     return w
 
 
-def rebalance_mu(labels: sp.spmatrix | np.ndarray | Tensor, class_freq: np.ndarray | None = None) -> float:
+def rebalance_mu(labels: Any, class_freq: np.ndarray | None = None) -> float:
     """μ the way the authors chose it: the average of the mean and the median of ``r_DB`` over all
     positive (document, label) pairs of the training labels.
 
@@ -231,6 +230,8 @@ def rebalance_mu(labels: sp.spmatrix | np.ndarray | Tensor, class_freq: np.ndarr
     Raises:
         ValueError: the matrix has no positive entry.
     """
+    import scipy.sparse as sp
+
     if isinstance(labels, Tensor):
         labels = labels.detach().cpu().numpy()
     y = sp.csr_matrix(labels)
@@ -335,7 +336,7 @@ class _BalancedLossFunction(torch.autograd.Function):
             repeat = z.new_zeros(n_rows).index_add_(0, pos_rows, inv[pos_cols])
             # β / P^I_k: +inf for a document with no positive (then r̂ = α + 1); β = 0: constant weight
             row_beta = r_beta / repeat if r_beta != 0.0 else torch.zeros_like(repeat)
-            shift = z.new_tensor(-r_beta * r_mu)
+            shift = r_beta * r_mu
         full_weight = weight is not None and weight.shape[0] == n_rows and n_rows != 1
         row_weight = weight if weight is not None and not full_weight else None  # (1, C)
         neg_bias = None if bias is None else (bias * -lam).unsqueeze(0)
@@ -378,7 +379,7 @@ class _BalancedLossFunction(torch.autograd.Function):
             # weight of the block, (rows, C) or (1, C); the rebalancing weight reuses nt's buffer
             w = row_weight
             if rebalance is not None:
-                w = torch.addr(shift, row_beta[start:stop], inv, out=nt).sigmoid_().add_(r_alpha)
+                w = torch.mul(row_beta[start:stop, None], inv, out=nt).sub_(shift).sigmoid_().add_(r_alpha)
                 if weight is not None:
                     w.mul_(weight[start:stop] if full_weight else weight)
             elif full_weight:
