@@ -498,12 +498,13 @@ def _check_reusable(run_dir: Path, cell: TrainConfig) -> None:
 
 
 def _train_cell(
-    cell: TrainConfig, run_dir: Path, corpus: Corpus, resume: bool
-) -> tuple[list[dict[str, Any]], float]:
-    """Train one comparison cell in a worker process; its rows and seconds."""
+    task: tuple[int, TrainConfig, Path, Corpus, bool],
+) -> tuple[int, list[dict[str, Any]], float]:
+    """Train one comparison cell in a worker process: ``(index, rows, seconds)``."""
+    index, cell, run_dir, corpus, resume = task
     start = time.perf_counter()
     run = train_config(cell, run_dir, corpus=corpus, resume=resume)
-    return run.metrics, time.perf_counter() - start
+    return index, run.metrics, time.perf_counter() - start
 
 
 def _train_cells_in_parallel(
@@ -516,33 +517,29 @@ def _train_cells_in_parallel(
     progress: ProgressCallback | None,
     n_cells: int,
 ) -> None:
+    """Train cells in ``jobs`` worker processes; on any error or interrupt the workers are stopped."""
     import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
-        futures = {}
-        for index, cell, run_dir, resume in todo:
+    names = {index: cell_name(cell) for index, cell, _, _ in todo}
+    tasks = [(index, cell, run_dir, corpus, resume) for index, cell, run_dir, resume in todo]
+    pool = context.Pool(processes=min(jobs, len(todo)))
+    try:
+        for index in names:
             if on_cell:
-                on_cell(index, n_cells, cell_name(cell), "queued")
-            futures[pool.submit(_train_cell, cell, run_dir, corpus, resume)] = (index, cell)
-        pending = set(futures)
-        finished = 0
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                error = future.exception()
-                if error is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise error
-                index, cell = futures[future]
-                rows_of[index], result.timing[cell_name(cell)] = future.result()
-                finished += 1
-                if on_cell:
-                    on_cell(index, n_cells, cell_name(cell), "done")
-                if progress:
-                    progress("runs", finished, len(todo))
+                on_cell(index, n_cells, names[index], "queued")
+        for finished, (index, rows, seconds) in enumerate(pool.imap_unordered(_train_cell, tasks), start=1):
+            rows_of[index], result.timing[names[index]] = rows, seconds
+            if on_cell:
+                on_cell(index, n_cells, names[index], "done")
+            if progress:
+                progress("runs", finished, len(todo))
+        pool.close()
+    except BaseException:
+        pool.terminate()  # a failed cell or Ctrl-C stops the other workers too
+        raise
+    finally:
+        pool.join()
 
 
 def _write_comparison(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -69,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
             f"[{index + 1}/{total}] {name}: {state} ({time.perf_counter() - started:.0f} s so far)"
         )
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops worker processes as Ctrl-C does
     try:
         result = compare_config(config, Path(args.out), progress=progress, on_cell=on_cell, jobs=args.jobs)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         progress.close()
     print_tables(result.rows)
     print()
@@ -85,3 +88,7 @@ def run(args: argparse.Namespace) -> int:
         slowest = max(trained, key=trained.__getitem__)
         print(f"slowest run: {slowest} ({trained[slowest]:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
