@@ -16,6 +16,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -54,7 +55,14 @@ def corpus_for(seed: int, data: Path) -> Any:
     return _CORPORA[seed]
 
 
-def run_one(kind: str, config: dict[str, Any], seed: int, data: Path, methods: list[str]) -> dict[str, Any]:
+def run_one(
+    kind: str,
+    config: dict[str, Any],
+    seed: int,
+    data: Path,
+    methods: list[str],
+    save_scores: Path | None = None,
+) -> dict[str, Any]:
     from mlbalance.evaluation import evaluate, tune_thresholds
     from mlbalance.models.registry import build_model
 
@@ -66,6 +74,11 @@ def run_one(kind: str, config: dict[str, Any], seed: int, data: Path, methods: l
     s_val = model.scores(corpus.validation.texts)
     s_test = model.scores(corpus.test.texts)
     y_val, y_test = corpus.labels("validation"), corpus.labels("test")
+    if save_scores is not None:
+        save_scores.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+        name = f"{kind}-{digest}-{seed}.npz"
+        np.savez_compressed(save_scores / name, val=s_val, test=s_test, config=json.dumps(config))
     result: dict[str, Any] = {
         "model": kind,
         "config": config,
@@ -117,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresholds", default="grid,global-optimal,per-label")
     parser.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--tag", default="", help="free text stored with the result")
+    parser.add_argument("--save-scores", type=Path, default=None, help="keep validation/test scores here")
     args = parser.parse_args(argv)
 
     base = parse_assignments(args.set)
@@ -130,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.thresholds.split(",")
     for sweep in sweeps:
         config = {**base, **sweep}
-        results = [run_one(args.model, config, seed, args.data, methods) for seed in seeds]
+        results = [run_one(args.model, config, seed, args.data, methods, args.save_scores) for seed in seeds]
         summary = {
             "model": args.model,
             "config": config,

@@ -182,3 +182,8 @@ def test_lazy_sgd_equals_dense_sgd(corpus, hidden, nesterov):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     # Momentum buffers agree too (they carry on into the next epoch and into checkpoints).
     torch.testing.assert_close(opt_lazy.buffers[0], opt_dense.state[dense.embed.weight]["momentum_buffer"])
+
+
+def test_divergence_is_reported(corpus):
+    with pytest.raises(RunError, match=r"diverged.*lr"):
+        TfidfClassifier(loss="bce", lr=1e38, max_epochs=2, seed=0).fit(corpus)
