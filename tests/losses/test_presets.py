@@ -253,7 +253,7 @@ def test_invalid_inputs_raise():
     loss = get_loss("db", [3, 2, 1], n_train=4)
     with pytest.raises(ValueError, match=r"`targets` must have the logits' shape \(2, 3\), got \(2, 2\)"):
         loss(torch.zeros(2, 3), torch.zeros(2, 2))
-    with pytest.raises(ValueError, match=r"`logits` must have 3 columns"):
+    with pytest.raises(ValueError, match=r"`logits` must have shape \(B, 3\) \(one column per label\)"):
         loss(torch.zeros(2, 4), torch.zeros(2, 4))
     with pytest.raises(ValueError, match=r"`targets` must be binary \(0 or 1\), got the value 0.5"):
         loss(torch.zeros(2, 3), torch.tensor([[0, 1, 0.5], [1, 0, 0]]))

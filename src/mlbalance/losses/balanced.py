@@ -159,28 +159,38 @@ class BalancedLoss(nn.Module):
             reduction: overrides the configured reduction for this call.
         """
         cfg = self.config
-        if cfg.validate_args and logits.shape[-1:] != (self.n_labels,):
-            raise ValueError(
-                f"`logits` must have {self.n_labels} columns (one per label), got shape {tuple(logits.shape)}"
-            )
-        focal = cfg.gamma > 0.0
-        return LF.balanced_loss(
+        if cfg.validate_args:
+            if logits.ndim not in (1, 2) or logits.shape[-1] != self.n_labels:
+                raise ValueError(
+                    f"`logits` must have shape (B, {self.n_labels}) (one column per label), "
+                    f"got {tuple(logits.shape)}"
+                )
+            if not logits.is_floating_point():
+                raise ValueError(f"`logits` must be a floating-point tensor, got {logits.dtype}")
+            if targets.shape != logits.shape:
+                raise ValueError(
+                    f"`targets` must have the logits' shape {tuple(logits.shape)}, got {tuple(targets.shape)}"
+                )
+        reduction = cfg.reduction if reduction is None else reduction
+        if reduction not in LF.REDUCTIONS:
+            raise ValueError(f"`reduction` must be one of {LF.REDUCTIONS}, got {reduction!r}")
+        return LF._balanced_loss(
             logits,
             targets,
-            gamma=cfg.gamma,
-            weight=self.cb_weight if cfg.reweight == "cb" else None,
-            rebalance=(
+            cfg.gamma,
+            self.cb_weight if cfg.reweight == "cb" else None,
+            (
                 (self.inv_freq, cfg.rebalance_alpha, cfg.rebalance_beta, cfg.mu)
                 if cfg.reweight == "rebalance"
                 else None
             ),
-            bias=self.bias if cfg.ntr and cfg.ntr_kappa != 0.0 else None,
-            lam=cfg.ntr_lambda if cfg.ntr else 1.0,
-            neg_scale=cfg.ntr_neg_scale,
-            alpha_t=cfg.alpha_t if focal else 1.0,
-            loss_weight=cfg.loss_weight,
-            reduction=cfg.reduction if reduction is None else reduction,
-            validate_args=cfg.validate_args,
+            self.bias if cfg.ntr and cfg.ntr_kappa != 0.0 else None,
+            cfg.ntr_lambda if cfg.ntr else 1.0,
+            cfg.ntr_neg_scale,
+            cfg.alpha_t if cfg.gamma > 0.0 else 1.0,
+            cfg.loss_weight,
+            reduction,
+            cfg.validate_args,
         )
 
     def get_config_dict(self) -> dict[str, Any]:

@@ -346,8 +346,11 @@ class _BalancedLossFunction(torch.autograd.Function):
         grad = torch.empty_like(z) if want_grad else None
         step = max(1, _BLOCK_ELEMENTS // max(n_cols, 1))
         starts = list(range(0, n_rows, step))
-        edges = torch.tensor([s * n_cols for s in [*starts, n_rows]], device=pos.device)
-        cuts = torch.searchsorted(pos, edges).tolist()
+        if len(starts) == 1:
+            cuts = [0, pos.numel()]
+        else:
+            edges = torch.tensor([s * n_cols for s in [*starts, n_rows]], device=pos.device)
+            cuts = torch.searchsorted(pos, edges).tolist()
         for k, start in enumerate(starts):
             stop = min(n_rows, start + step)
             zb = z[start:stop]
@@ -433,6 +436,7 @@ class _BalancedLossFunction(torch.autograd.Function):
 
 
 _CHUNK = 64
+_SMALL = 1 << 14  # below this, one nonzero is fastest
 
 
 def _positive_index(targets: Tensor, validate: bool) -> Tensor:
@@ -448,8 +452,9 @@ def _positive_index(targets: Tensor, validate: bool) -> Tensor:
         flat = flat.view(torch.uint8)
     if flat.numel() == 0:
         return torch.zeros(0, dtype=torch.long, device=flat.device)
-    low = flat.min()
-    if not bool(low >= 0):  # also catches NaN
+    if flat.numel() <= _SMALL:
+        pos = torch.nonzero(flat).squeeze(1)
+    elif not bool((low := flat.min()) >= 0):  # also catches NaN
         if validate:
             raise ValueError(f"`targets` must be binary (0 or 1), got the value {low.item()}")
         pos = torch.nonzero(flat).squeeze(1)
@@ -559,13 +564,34 @@ def balanced_loss(
             _check_number("alpha", rebalance[1], low=0.0)
             _check_number("beta", rebalance[2], low=0.0)
             _check_number("mu", rebalance[3])
+    return _balanced_loss(
+        logits, targets, gamma, weight, rebalance, bias, lam, neg_scale, alpha_t, loss_weight, reduction,
+        validate_args,
+    )  # fmt: skip
+
+
+def _balanced_loss(
+    logits: Tensor,
+    targets: Tensor,
+    gamma: float,
+    weight: Tensor | None,
+    rebalance: tuple[Tensor, float, float, float] | None,
+    bias: Tensor | None,
+    lam: float,
+    neg_scale: bool,
+    alpha_t: float,
+    loss_weight: float,
+    reduction: str,
+    validate_targets: bool,
+) -> Tensor:
+    """:func:`balanced_loss` after argument checks (shapes must agree; targets checked if asked)."""
     dtype = _compute_dtype(logits)
     z = logits.to(dtype)
     if z.ndim == 1:
         z = z.unsqueeze(0)
     z = z.contiguous()
     dev = z.device
-    pos = _positive_index(targets.to(device=dev), validate_args)
+    pos = _positive_index(targets.to(device=dev), validate_targets)
 
     def _vec(t: Tensor | None) -> Tensor | None:
         return None if t is None else t.detach().to(device=dev, dtype=dtype)
