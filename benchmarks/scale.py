@@ -191,7 +191,10 @@ def cmd_profile(args: argparse.Namespace) -> None:
     optimizer = torch.optim.AdamW(head.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
     phases = dict.fromkeys(("batch", "forward", "loss", "backward", "optimizer"), 0.0)
     b = clf.batch_size
+    cpu_start = wall_start = 0.0
     for step in range(args.batches):
+        if step == 1:  # the first step warms up
+            cpu_start, wall_start = cpu_seconds(), time.perf_counter()
         t0 = time.perf_counter()
         rows = slice(step * b, (step + 1) * b)
         targets = torch.from_numpy(y[rows].toarray())
@@ -216,6 +219,8 @@ def cmd_profile(args: argparse.Namespace) -> None:
             ):
                 phases[key] += c - a
     steps = args.batches - 1
+    cpu_per_step = (cpu_seconds() - cpu_start) / steps
+    wall_per_step = (time.perf_counter() - wall_start) / steps
     per_step = {k: v / steps for k, v in phases.items()}
     step_s = sum(per_step.values())
     n_train = len(corpus.train)
@@ -242,6 +247,8 @@ def cmd_profile(args: argparse.Namespace) -> None:
             "per_step_s": {k: round(v, 4) for k, v in per_step.items()},
             "share": {k: round(v / step_s, 3) for k, v in per_step.items()},
             "epoch_s_estimate": round(step_s * n_train / b, 1),
+            "epoch_cpu_s_estimate": round(cpu_per_step * n_train / b, 1),
+            "cpu_over_wall": round(cpu_per_step / wall_per_step, 3),
             "head_tflop_per_epoch": round(n_train * (sparse_flops + dense_flops) / 1e12, 3),
             "loss_gelem_per_epoch": round(n_train * n_labels / 1e9, 2),
             "rates": {k: round(v / 1e9, 3) for k, v in rates.items()},
