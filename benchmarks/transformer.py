@@ -83,7 +83,7 @@ def _setup(encoder: str, corpus, max_length: int, precision: str = "fp32"):
     return model, opt, tokens, corpus.labels("train"), device, tok_s
 
 
-def _step(model, opt, tokens, y, batch, device, dtype=None, pad_to=None) -> int:
+def _step(model, opt, tokens, y, batch, device, dtype=None, pad_to=None, update=True) -> int:
     import torch
     import torch.nn.functional as F
 
@@ -94,7 +94,8 @@ def _step(model, opt, tokens, y, batch, device, dtype=None, pad_to=None) -> int:
         logits = model(torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device))
     loss = F.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(y[batch].toarray()).to(device))
     loss.backward()
-    opt.step()
+    if update:
+        opt.step()
     opt.zero_grad(set_to_none=True)
     return int(mask.sum())
 
@@ -175,7 +176,7 @@ def cmd_epoch(args) -> None:
         for name, (batches, pad_to) in epoch_plans.items():
             batch = batches[samples[name][j]]
             t0 = time.perf_counter()
-            _step(model, opt, tokens, y, batch, device, pad_to=pad_to)
+            _step(model, opt, tokens, y, batch, device, pad_to=pad_to, update=not args.no_update)
             per_token[name].append((time.perf_counter() - t0) / padded([batch], pad_to, lengths))
     for name, (batches, pad_to) in epoch_plans.items():
         n_padded = padded(batches, pad_to, lengths)
@@ -192,6 +193,7 @@ def cmd_epoch(args) -> None:
             median_ms_per_padded_token=round(1e3 * statistics.median(per_token[name]), 3),
             est_epoch_s=round(n_padded * statistics.median(per_token[name]), 1),
             note="padded tokens of the epoch x median time per padded token of the timed batches",
+            optimizer_step=not args.no_update,
             threads=_threads(),
         )
 
@@ -320,6 +322,7 @@ def main(argv=None) -> None:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--sample", type=int, default=10, help="batches timed per plan (0: count padding only)")
+    p.add_argument("--no-update", action="store_true", help="time forward + backward only (no AdamW step)")
     p.add_argument(
         "--count-lengths", type=int, nargs="*", default=[128, 512], help="max lengths to count padding at"
     )
