@@ -293,11 +293,23 @@ def cmd_quality(args) -> None:
 
 
 def cmd_table(args) -> None:
+    """Table 2 of ``quality`` folders; ``--threshold`` re-tunes on the saved validation scores."""
+    from mlbalance.evaluation import evaluate, tune_thresholds
     from mlbalance.evaluation.report import table2_markdown
 
+    corpus = _corpus(args.data) if args.threshold != "grid" else None
     rows = []
     for folder in args.folders:
-        rows.extend(json.loads((Path(folder) / "rows.json").read_text()))
+        folder = Path(folder)
+        saved = json.loads((folder / "rows.json").read_text())
+        if corpus is None:
+            rows.extend(saved)
+            continue
+        scores = np.load(folder / "scores.npz")
+        th = tune_thresholds(scores["validation"], corpus.labels("validation"), method=args.threshold)
+        for row in evaluate(scores["test"], corpus.labels("test"), corpus.stats(), th, split="test"):
+            row.update(model=saved[0]["model"], loss=f"{saved[0]['loss']} ({args.threshold})")
+            rows.append(row)
     print(table2_markdown(rows, reference="reuters"))
 
 
@@ -348,6 +360,7 @@ def main(argv=None) -> None:
     p.set_defaults(func=cmd_quality)
     p = sub.add_parser("table")
     p.add_argument("folders", nargs="+")
+    p.add_argument("--threshold", default="grid", help="grid (as saved) or another tune_thresholds method")
     p.set_defaults(func=cmd_table)
     args = parser.parse_args(argv)
     args.func(args)
