@@ -11,10 +11,11 @@ of callables are timed, interleaved round by round so that machine load hits the
 
 Targets are drawn with the datasets' density (≈1.24 labels per document for 90 labels, ≈12.3 for
 18,211) from a long-tailed label distribution. Time is the median over ``--repeat`` rounds (after
-``--warmup``); the ratio columns divide medians of the same run. Peak memory is the most bytes held
-resident memory added by one forward + backward (the gradient included, the inputs not), measured
-in a separate process (Linux ``VmHWM``, reset before each call, with glibc set to hand freed tensors
-back at once).
+``--warmup``); the ratio columns divide medians of the same run. The CPU columns do the same with
+the process's CPU time (all threads), which waiting for a busy machine inflates less than wall time.
+Peak memory is the most resident memory added by one forward + backward (the gradient included, the
+inputs not), measured in a separate process (Linux ``VmHWM``, reset before each call, with glibc set
+to hand freed tensors back at once).
 
 Examples::
 
@@ -174,35 +175,42 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"# median of {args.repeat} rounds after {args.warmup} warm-up rounds; forward + backward")
     print(f"# load average at start: {load} (on {os.cpu_count()} CPUs)\n")
-    print("| shape | loss | time (ms) | × BCE | eager (ms) | speed-up vs eager | peak MiB | eager peak MiB |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| shape | loss | time (ms) | × BCE | eager (ms) | speed-up vs eager | CPU × BCE "
+        "| CPU speed-up vs eager | peak MiB | eager peak MiB |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     results = []
     for shape in args.shapes.split(","):
         fns, logits, targets = callables(shape, presets, not args.no_eager)
         times: dict[str, list[float]] = {key: [] for key in fns}
+        cpu: dict[str, list[float]] = {key: [] for key in fns}
         for round_ in range(args.warmup + args.repeat):
             for key, fn in fns.items():
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 fwd_bwd(fn, logits, targets)
                 if round_ >= args.warmup:
                     times[key].append(time.perf_counter() - start)
+                    cpu[key].append(time.process_time() - start_cpu)
         med = {key: statistics.median(v) * 1e3 for key, v in times.items()}
+        med_cpu = {key: statistics.median(v) * 1e3 for key, v in cpu.items()}
         peaks = memory_in_subprocess(shape, presets, not args.no_eager) or {key: float("nan") for key in fns}
         print(
-            f"| {shape} | BCE (`F.binary_cross_entropy_with_logits`) | {med['bce']:.2f} | 1.00 | | | "
-            f"{peaks['bce']:.1f} | |"
+            f"| {shape} | BCE (`F.binary_cross_entropy_with_logits`) | {med['bce']:.2f} | 1.00 | | "
+            f"| 1.00 | | {peaks['bce']:.1f} | |"
         )
         for name in presets:
-            ours = med[f"mlbalance:{name}"]
-            eager = med.get(f"eager:{name}")
+            ours, ours_cpu = med[f"mlbalance:{name}"], med_cpu[f"mlbalance:{name}"]
+            eager, eager_cpu = med.get(f"eager:{name}"), med_cpu.get(f"eager:{name}")
+            cpu_ratio = f"{ours_cpu / med_cpu['bce']:.2f}"
             eager_cols = (
-                f"{eager:.2f} | {eager / ours:.2f}× | {peaks[f'mlbalance:{name}']:.1f} | "
-                f"{peaks[f'eager:{name}']:.1f}"
+                f"{eager:.2f} | {eager / ours:.2f}× | {cpu_ratio} | {eager_cpu / ours_cpu:.2f}× | "
+                f"{peaks[f'mlbalance:{name}']:.1f} | {peaks[f'eager:{name}']:.1f}"
                 if eager is not None
-                else f" | | {peaks[f'mlbalance:{name}']:.1f} |"
+                else f" | | {cpu_ratio} | | {peaks[f'mlbalance:{name}']:.1f} |"
             )
             print(f"| {shape} | {name} | {ours:.2f} | {ours / med['bce']:.2f} | {eager_cols} |")
-        results.append({"shape": shape, "median_ms": med, "peak_mib": peaks})
+        results.append({"shape": shape, "median_ms": med, "median_cpu_ms": med_cpu, "peak_mib": peaks})
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"threads": args.threads, "repeat": args.repeat, "results": results}, fh, indent=2)
