@@ -437,3 +437,44 @@ def _plain(obj: Any) -> Any:
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+
+
+def out_of_fold_scores(
+    build: Callable[[], Any],
+    corpus: Any,
+    folds: int = 3,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Scores of every training document from a model that did not train on it (k-fold).
+
+    What per-label thresholds need when labels have few validation positives: the training split has
+    several times more (LibMultiLabel's thresholding tunes on exactly these). Each fold's model keeps
+    the corpus's label space (columns line up) and its validation split.
+
+    Args:
+        build: returns a new, unfitted classifier (e.g. ``lambda: build_model("svm")``).
+        corpus: the :class:`~mlbalance.data.corpus.Corpus`; only its training split is folded.
+        folds: number of folds (>= 2).
+        seed: seeds the assignment of documents to folds.
+        progress: told ``("cross-validation", fold, folds)`` after each fold.
+
+    Returns:
+        float32 ``(n_train, n_labels)`` out-of-fold scores, rows in training order.
+    """
+    import dataclasses
+
+    _check_int("folds", folds, minimum=2)
+    progress = progress or no_progress
+    n = len(corpus.train)
+    if n < folds:
+        raise ConfigError(f"`folds` must not exceed the {n} training documents, got {folds}")
+    assignment = np.random.default_rng(seed).permutation(n) % folds
+    out = np.empty((n, len(corpus.label_space)), dtype=np.float32)
+    for k in range(folds):
+        held_out = np.flatnonzero(assignment == k)
+        sub = dataclasses.replace(corpus, train=corpus.train.subset(np.flatnonzero(assignment != k)))
+        model = build().fit(sub)
+        out[held_out] = model.scores([corpus.train.texts[i] for i in held_out])
+        progress("cross-validation", k + 1, folds)
+    return out

@@ -77,3 +77,16 @@ def test_bad_config_raises_config_error_naming_value(option, value):
 def test_scores_before_fit():
     with pytest.raises(RunError, match="not fitted"):
         SvmClassifier().scores(["text"])
+
+
+def test_out_of_fold_scores_come_from_models_that_did_not_see_the_document(corpus, fitted):
+    from mlbalance.training import out_of_fold_scores
+
+    oof = out_of_fold_scores(SvmClassifier, corpus, folds=3, seed=0)
+    in_sample = fitted.scores(corpus.train.texts)
+    y = corpus.labels("train").toarray().astype(bool)
+    assert oof.shape == in_sample.shape and oof.dtype == np.float32
+    # Held-out documents score their true labels lower than the model that trained on them does.
+    assert oof[y].mean() < in_sample[y].mean()
+    with pytest.raises(ConfigError, match=r"`folds`.*1"):
+        out_of_fold_scores(SvmClassifier, corpus, folds=1)
