@@ -191,7 +191,10 @@ def cmd_profile(args: argparse.Namespace) -> None:
     y = corpus.labels("train")[:n_docs]
     stats = corpus.stats()
     loss_fn = make_loss(args.loss, stats, corpus.preset)
-    head = TfidfHead(x.shape[1], y.shape[1], clf.hidden)
+    # The sample's vocabulary is smaller than the full corpus's: size the first layer for the full one
+    # (the cap, or --vocabulary), so the optimiser's cost per step is the real one.
+    n_features = max(x.shape[1], args.vocabulary or clf.max_features or x.shape[1])
+    head = TfidfHead(n_features, y.shape[1], clf.hidden)
     optimizer = torch.optim.AdamW(head.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
     phases = dict.fromkeys(("batch", "forward", "loss", "backward", "optimizer"), 0.0)
     b = clf.batch_size
@@ -246,7 +249,9 @@ def cmd_profile(args: argparse.Namespace) -> None:
             "batch_size": b,
             "steps_timed": steps,
             "tfidf_nnz_per_doc": round(nnz, 1),
-            "features": int(x.shape[1]),
+            "features_in_sample": int(x.shape[1]),
+            "head_features": int(n_features),
+            "head_parameters": int(sum(p.numel() for p in head.parameters())),
             "featurise_s_for_sample": round(featurise_s, 1),
             "per_step_cpu_s": {k: round(v, 4) for k, v in per_step.items()},
             "share": {k: round(v / step_s, 3) for k, v in per_step.items()},
@@ -486,6 +491,9 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--repeats", type=int, default=3)
         p.add_argument("--write", type=int, default=0, help="bioasq: first write a file of N articles")
         p.add_argument("--labels", type=int, default=18_211)
+        p.add_argument(
+            "--vocabulary", type=int, default=None, help="profile: first-layer rows (default: the cap)"
+        )
         p.add_argument("--nnz", type=int, default=55, help="svm: non-zeros per TF-IDF row")
     args = parser.parse_args(argv)
     {
