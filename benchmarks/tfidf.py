@@ -120,6 +120,56 @@ def format_line(label: str, test: dict[str, Any], extra: str = "") -> str:
     return f"{label} {extra}\n    " + "\n    ".join(parts)
 
 
+def speed(data: Path, batch_size: int = 32) -> None:
+    """CPU seconds of one training epoch (DB loss) with LazySGD and with dense torch SGD, per vocabulary."""
+    import torch
+
+    from mlbalance.models.features import TfidfConfig, TfidfFeatures
+    from mlbalance.models.tfidf import LazySGD, TfidfHead, csr_batch, make_loss, torch_threads
+
+    corpus = corpus_for(123, data)
+    stats, y = corpus.stats(), corpus.labels("train")
+    loss_fn = make_loss("db", stats, "reuters")
+    for name, cfg, repeats in (
+        ("unigrams", TfidfConfig(ngram_range=(1, 1), max_features=None), 3),
+        ("uni+bigrams 100k", TfidfConfig(ngram_range=(1, 2), max_features=100_000), 1),
+    ):
+        start = time.process_time()
+        x = TfidfFeatures(cfg).fit_transform(corpus.train.texts)
+        featurise = time.process_time() - start
+        times: dict[str, list[float]] = {"lazy": [], "dense": []}
+        for _ in range(repeats):
+            for kind in ("lazy", "dense"):
+                torch.manual_seed(0)
+                head = TfidfHead(x.shape[1], y.shape[1], sparse=kind == "lazy")
+                if kind == "lazy":
+                    opt: Any = LazySGD([head.embed.weight], [head.bias], lr=3000.0, momentum=0.9)
+                else:
+                    opt = torch.optim.SGD(head.parameters(), lr=3000.0, momentum=0.9, nesterov=True)
+                order = np.random.default_rng(0).permutation(x.shape[0])
+                with torch_threads(1):
+                    start = time.process_time()
+                    for b in range(0, x.shape[0], batch_size):
+                        rows = order[b : b + batch_size]
+                        batch = csr_batch(x, rows)
+                        if kind == "lazy":
+                            opt.prepare(batch[0])
+                        loss = loss_fn(head(*batch), torch.from_numpy(y[rows].toarray()))
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
+                    if kind == "lazy":
+                        opt.finalize()
+                    times[kind].append(time.process_time() - start)
+        lazy, dense = float(np.median(times["lazy"])), float(np.median(times["dense"]))
+        print(
+            f"{name}: {x.shape[1]} features, featurise {featurise:.1f} s CPU; one epoch (batch "
+            f"{batch_size}), median of {repeats}: LazySGD {lazy:.2f} s CPU, dense SGD {dense:.2f} s CPU, "
+            f"ratio {dense / lazy:.1f}x",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--tag", default="", help="free text stored with the result")
     parser.add_argument("--save-scores", type=Path, default=None, help="keep validation/test scores here")
+    parser.add_argument("--speed", action="store_true", help="time one epoch: LazySGD vs dense SGD")
     args = parser.parse_args(argv)
+    if args.speed:
+        speed(args.data)
+        return 0
 
     base = parse_assignments(args.set)
     sweeps: list[dict[str, Any]] = [{}]
