@@ -7,6 +7,7 @@ peak of traced allocations), never by timing.
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 
 import numpy as np
@@ -14,9 +15,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from mlbalance.cli import main
+from mlbalance.config import CompareConfig
 from mlbalance.data import load_corpus
+from mlbalance.errors import ConfigError
 from mlbalance.evaluation import evaluate, tune_thresholds
-from mlbalance.experiment import compare
 from mlbalance.models.linear_svm import LinearSvmClassifier, squared_hinge
 from mlbalance.models.registry import build_model
 from mlbalance.models.tfidf import TfidfClassifier
@@ -133,17 +136,33 @@ def test_svm_sgd_saves_and_loads(tmp_path):
     assert again.get_config() == model.get_config()
 
 
-def test_compare_with_the_sgd_svm_backend(tmp_path):
-    result = compare(
-        "synthetic:tiny",
-        losses="bce",
-        svm=True,
-        svm_backend="sgd",
-        out=tmp_path,
-        max_epochs=1,
-        svm_options={"max_epochs": 2},
+def test_compare_cli_with_the_sgd_svm_backend(tmp_path, capsys):
+    code = main(
+        [
+            "compare",
+            "--dataset",
+            "synthetic:tiny",
+            "--losses",
+            "bce",
+            "--svm",
+            "--svm-backend",
+            "sgd",
+            "--max-epochs",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
     )
-    assert set(result.run_dirs) == {"tfidf-bce", "svm-sgd"}
-    svm_rows = [r for r in result.test_rows() if r["model"] == "svm-sgd"]
+    assert code == 0
+    assert (tmp_path / "svm-sgd" / "COMPLETE").exists() and (tmp_path / "tfidf-bce" / "COMPLETE").exists()
+    rows = json.loads((tmp_path / "results.json").read_text())
+    svm_rows = [r for r in rows if r["model"] == "svm-sgd" and r["split"] == "test" and r["group"] == "total"]
     assert len(svm_rows) == 1 and svm_rows[0]["loss"] is None
-    assert (tmp_path / "svm-sgd" / "COMPLETE").exists()
+    assert "svm-sgd" in capsys.readouterr().out
+
+
+def test_svm_backend_must_be_known():
+    with pytest.raises(
+        ConfigError, match=r"`svm_backend` must be one of \('liblinear', 'sgd'\), got 'lbfgs'"
+    ):
+        CompareConfig.from_mapping({"dataset": "synthetic:tiny", "losses": "bce", "svm_backend": "lbfgs"})
