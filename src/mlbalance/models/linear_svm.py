@@ -218,7 +218,10 @@ class LinearSvmClassifier(Classifier):
                     f"epoch {epoch}", b + 1, n_batches, loss=total / min(n_docs, (b + 1) * self.batch_size)
                 )
             with torch.no_grad():
-                penalty = 0.5 * reg * sum(float((p * p).sum()) for p in head.parameters())
+                # dot products: no temporary the size of the weights
+                penalty = (
+                    0.5 * reg * sum(float(torch.dot(p.reshape(-1), p.reshape(-1))) for p in head.parameters())
+                )
             row = {
                 "epoch": epoch,
                 "train_loss": total / n_docs,
