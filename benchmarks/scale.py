@@ -88,8 +88,10 @@ class StageClock:
             self.batches[stage + " total"] = total or 0
             if done == 1:
                 self.marks[stage + " first batch"] = now
+                self.marks[stage + " first batch cpu"] = cpu_seconds()
             if self.max_batches is not None and done >= self.max_batches:
                 self.marks[stage + " stopped"] = now
+                self.marks[stage + " stopped cpu"] = cpu_seconds()
                 raise _StopEpoch
             if total is not None and done >= total:
                 self.marks[stage] = now
@@ -152,6 +154,7 @@ def cmd_epoch(args: argparse.Namespace) -> None:
         spent = marks["epoch 1 stopped"] - marks["epoch 1 first batch"]
         first = marks["epoch 1 first batch"] - marks["featurise"]
         per_batch = spent / max(1, done - 1)
+        cpu_per_batch = (marks["epoch 1 stopped cpu"] - marks["epoch 1 first batch cpu"]) / max(1, done - 1)
         record.update(
             {
                 "batches": done,
@@ -159,6 +162,8 @@ def cmd_epoch(args: argparse.Namespace) -> None:
                 "first_batch_s": round(first, 2),
                 "per_batch_s": round(per_batch, 3),
                 "epoch_s_extrapolated": round(first + per_batch * (total - 1), 1),
+                "cpu_s_per_batch": round(cpu_per_batch, 3),
+                "epoch_cpu_s_extrapolated": round(cpu_per_batch * total, 1),
             }
         )
     else:
