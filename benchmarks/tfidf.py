@@ -62,6 +62,7 @@ def run_one(
     data: Path,
     methods: list[str],
     save_scores: Path | None = None,
+    extra: bool = False,
 ) -> dict[str, Any]:
     from mlbalance.evaluation import evaluate, tune_thresholds
     from mlbalance.models.registry import build_model
@@ -99,7 +100,57 @@ def run_one(
             for g in GROUPS
         }
         result["test"][method]["threshold"] = None if thr.value is None else float(thr.value)
+    if extra:
+        result["extra"] = extra_thresholds(kind, config, corpus, model, s_val, s_test)
+        for name, groups in result["extra"].items():
+            print(f"    [{name}] " + " ".join(f"{g}={groups[g][0]:.2f}/{groups[g][1]:.2f}" for g in GROUPS))
     return result
+
+
+def extra_thresholds(
+    kind: str, config: dict[str, Any], corpus: Any, model: Any, s_val: np.ndarray, s_test: np.ndarray
+) -> dict[str, Any]:
+    """Two strategies outside the evaluation package, for the record (docs/models.md, section 6).
+
+    ``+top1``: the global grid threshold, and a document with no label above it gets its top label.
+    ``oof-fbr``: per-label thresholds tuned on 3-fold out-of-fold training scores; labels whose
+    out-of-fold F1 at their threshold is below ``fbr`` keep the global grid threshold.
+    """
+    import scipy.sparse as sp
+
+    from mlbalance.evaluation import Thresholds, evaluate_predictions, tune_thresholds
+    from mlbalance.models.registry import build_model
+    from mlbalance.training import out_of_fold_scores
+
+    y_val, y_test, y_train = corpus.labels("validation"), corpus.labels("test"), corpus.labels("train")
+    grid = tune_thresholds(s_val, y_val, method="grid", score_kind=model.score_kind)
+    out: dict[str, Any] = {}
+
+    def cells(pred: Any, thr: Any) -> dict[str, list[float]]:
+        rows = {
+            r["group"]: r for r in evaluate_predictions(y_test, pred, model.stats_, "test", thresholds=thr)
+        }
+        return {g: [round(100 * rows[g]["micro_f1"], 2), round(100 * rows[g]["macro_f1"], 2)] for g in GROUPS}
+
+    pred = sp.csr_matrix(grid.predict(s_test))
+    empty = np.flatnonzero(np.diff(pred.indptr) == 0)
+    top = sp.csr_matrix((np.ones(empty.size), (empty, s_test[empty].argmax(1))), shape=s_test.shape)
+    out["grid+top1"] = cells(((pred + top) > 0).astype(np.float32), grid)
+
+    oof = out_of_fold_scores(lambda: build_model(kind, **config), corpus, folds=3, seed=0)
+    per_label = tune_thresholds(
+        oof, y_train, method="per-label", score_kind=model.score_kind, min_positives=1
+    )
+    p_oof = sp.csc_matrix(per_label.predict(oof))
+    y_csc = sp.csc_matrix(y_train)
+    tp = np.asarray(p_oof.multiply(y_csc).sum(0)).ravel()
+    denom = np.asarray(p_oof.sum(0)).ravel() + np.asarray(y_csc.sum(0)).ravel()
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
+    for fbr in (0.1, 0.3):
+        values = np.where(f1 < fbr, grid.value, per_label.per_label)
+        thr = Thresholds("per-label", per_label=values, score_kind=model.score_kind)
+        out[f"oof-fbr{fbr}"] = cells(thr.predict(s_test), thr)
+    return out
 
 
 def mean_over_seeds(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default="", help="free text stored with the result")
     parser.add_argument("--save-scores", type=Path, default=None, help="keep validation/test scores here")
     parser.add_argument("--speed", action="store_true", help="time one epoch: LazySGD vs dense SGD")
+    parser.add_argument(
+        "--extra-thresholds", action="store_true", help="also top-1 fallback and out-of-fold per-label rows"
+    )
     args = parser.parse_args(argv)
     if args.speed:
         speed(args.data)
@@ -200,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.thresholds.split(",")
     for sweep in sweeps:
         config = {**base, **sweep}
-        results = [run_one(args.model, config, seed, args.data, methods, args.save_scores) for seed in seeds]
+        results = [
+            run_one(args.model, config, seed, args.data, methods, args.save_scores, args.extra_thresholds)
+            for seed in seeds
+        ]
         summary = {
             "model": args.model,
             "config": config,
