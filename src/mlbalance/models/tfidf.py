@@ -582,12 +582,8 @@ def make_loss(
     Raises:
         ConfigError: an unknown loss name or option.
     """
-    try:
-        from mlbalance.losses import get_loss
-    except ImportError:  # the losses package is not installed in this tree
-        if name == "bce" and not options:
-            return nn.BCEWithLogitsLoss()
-        raise ConfigError(f"loss {name!r} needs mlbalance.losses, which cannot be imported") from None
+    from mlbalance.losses import get_loss
+
     try:
         return get_loss(name, stats, dataset=dataset, **(options or {}))
     except ConfigError:
