@@ -395,7 +395,6 @@ class TfidfClassifier(Classifier):
         n_train = x_train.shape[0]
         n_batches = -(-n_train // self.batch_size)
         grid = PAPER_PROBABILITY_GRID if self.val_threshold == "paper-grid" else None
-        thresholds: dict[int, float] = {}
 
         def train_epoch(epoch: int) -> dict[str, float]:
             self.head_.train()
@@ -428,7 +427,6 @@ class TfidfClassifier(Classifier):
         def validate(epoch: int) -> dict[str, float]:
             scores = self._scores_from_features(x_val)
             f1, threshold = best_global_micro_f1(scores, y_val, grid=grid)
-            thresholds[epoch] = threshold
             return {"val_micro_f1": f1, "val_threshold": threshold}
 
         fingerprint = {
