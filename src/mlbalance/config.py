@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from mlbalance._checks import check_choice
 from mlbalance.errors import ConfigError
 
 ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer"]
@@ -45,10 +46,6 @@ RUN_KEYS = frozenset(
 )
 COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options", "svm_backend"}
 
-
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ConfigError(f"`{name}` must be one of {tuple(choices)}, got {value!r}")
 
 
 def _check_json_ready(name: str, mapping: Mapping[str, Any]) -> None:
@@ -72,7 +69,7 @@ class ThresholdConfig:
     k: int | None = None
 
     def __post_init__(self) -> None:
-        _check_choice("threshold", self.method, THRESHOLD_METHODS)
+        check_choice("threshold", self.method, THRESHOLD_METHODS)
         if self.k is not None and (not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1):
             raise ConfigError(f"`top_k` must be an integer >= 1, got {self.k!r}")
         if self.k is not None and self.method != "top-k":
@@ -134,7 +131,7 @@ class TrainConfig:
     model_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_choice("model", self.model, MODEL_KINDS)
+        check_choice("model", self.model, MODEL_KINDS)
         if not isinstance(self.loss, str) or not self.loss:
             raise ConfigError(f"`loss` must be a loss name, got {self.loss!r}")
         _check_seed(self.seed)
@@ -192,8 +189,8 @@ class CompareConfig:
     svm_backend: SvmBackend = "liblinear"
 
     def __post_init__(self) -> None:
-        _check_choice("model", self.model, MODEL_KINDS)
-        _check_choice("svm_backend", self.svm_backend, SVM_BACKENDS)
+        check_choice("model", self.model, MODEL_KINDS)
+        check_choice("svm_backend", self.svm_backend, SVM_BACKENDS)
         if self.model in SVM_KINDS.values():
             raise ConfigError(
                 "`model` of a comparison must be 'tfidf' or 'transformer'; add the SVM with --svm"

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 import torch
 
 from mlbalance._atomic import atomic_save
+from mlbalance._checks import check_int
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.models.base import ProgressCallback, no_progress
 
@@ -68,9 +69,9 @@ class TrainingConfig:
     monitor: str = "val_micro_f1"
 
     def __post_init__(self) -> None:
-        _check_int("max_epochs", self.max_epochs, minimum=1)
-        _check_int("patience", self.patience, minimum=1)
-        _check_int("seed", self.seed, minimum=0)
+        check_int("max_epochs", self.max_epochs, minimum=1)
+        check_int("patience", self.patience, minimum=1)
+        check_int("seed", self.seed, minimum=0)
         if (
             not isinstance(self.min_delta, (int, float))
             or not np.isfinite(self.min_delta)
@@ -89,7 +90,7 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0) -> None:
-        _check_int("patience", patience, minimum=1)
+        check_int("patience", patience, minimum=1)
         self.patience = patience
         self.min_delta = float(min_delta)
         self.best_score: float | None = None
@@ -434,10 +435,6 @@ def _plain(obj: Any) -> Any:
     return copy.copy(obj)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
-
 
 def out_of_fold_scores(
     build: Callable[[], Any],
@@ -464,7 +461,7 @@ def out_of_fold_scores(
     """
     import dataclasses
 
-    _check_int("folds", folds, minimum=2)
+    check_int("folds", folds, minimum=2)
     progress = progress or no_progress
     n = len(corpus.train)
     if n < folds:

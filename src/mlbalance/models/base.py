@@ -8,12 +8,15 @@ made the scores.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
+
+from mlbalance.errors import RunError
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus, LabelSpace
@@ -82,3 +85,19 @@ class Classifier(ABC):
     @abstractmethod
     def load(cls, directory: str | Path) -> Classifier:
         """Read a model written by :meth:`save`."""
+
+
+def read_model_json(directory: str | Path, kind: str, format_version: int = 1) -> dict[str, Any]:
+    """Read ``directory/model.json`` and check it describes a ``kind`` model of ``format_version``.
+
+    Raises:
+        RunError: the file is missing, not JSON, or of another model kind or format.
+    """
+    path = Path(directory) / "model.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("model") != kind or meta.get("format") != format_version:
+        raise RunError(f"{path} does not describe a {kind} model of format {format_version}")
+    return meta

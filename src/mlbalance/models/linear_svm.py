@@ -37,11 +37,12 @@ import scipy.sparse as sp
 import torch
 
 from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance._checks import check_float, check_int
 from mlbalance.errors import DataError, RunError
-from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.base import Classifier, ProgressCallback, no_progress, read_model_json
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 from mlbalance.models.svm import ALL_POSITIVE_SCORE, NO_POSITIVE_SCORE
-from mlbalance.models.tfidf import TfidfHead, _check_float, _read_model_json, csr_batch
+from mlbalance.models.tfidf import TfidfHead, csr_batch
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus
@@ -113,13 +114,11 @@ class LinearSvmClassifier(Classifier):
         self._validate()
 
     def _validate(self) -> None:
-        from mlbalance.training import _check_int
-
-        _check_float("C", self.C, low=0.0, low_open=True)
-        _check_float("lr", self.lr, low=0.0, low_open=True)
-        _check_int("batch_size", self.batch_size, minimum=1)
-        _check_int("max_epochs", self.max_epochs, minimum=1)
-        _check_int("seed", self.seed, minimum=0)
+        check_float("C", self.C, low=0.0, low_open=True)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("max_epochs", self.max_epochs, minimum=1)
+        check_int("seed", self.seed, minimum=0)
         self._tfidf_config()
 
     def _tfidf_config(self) -> TfidfConfig:
@@ -298,7 +297,7 @@ class LinearSvmClassifier(Classifier):
         from mlbalance.data.stats import LabelStats
 
         directory = Path(directory)
-        meta = _read_model_json(directory, cls.name)
+        meta = read_model_json(directory, cls.name)
         model = cls(**meta["config"])
         model.label_space_ = LabelSpace(meta["labels"])
         model.stats_ = LabelStats.from_dict(meta["label_stats"])

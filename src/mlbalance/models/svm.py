@@ -22,8 +22,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance._checks import check_float, check_int
 from mlbalance.errors import ConfigError, DataError, RunError
-from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.base import Classifier, ProgressCallback, no_progress, read_model_json
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 
 if TYPE_CHECKING:
@@ -85,17 +86,14 @@ class SvmClassifier(Classifier):
         self._validate()
 
     def _validate(self) -> None:
-        from mlbalance.models.tfidf import _check_float
-        from mlbalance.training import _check_int
-
-        _check_float("C", self.C, low=0.0, low_open=True)
+        check_float("C", self.C, low=0.0, low_open=True)
         if self.svm_loss not in ("squared_hinge", "hinge"):
             raise ConfigError(f"`svm_loss` must be one of ('squared_hinge', 'hinge'), got {self.svm_loss!r}")
         if self.class_weight not in (None, "balanced"):
             raise ConfigError(f"`class_weight` must be 'balanced' or None, got {self.class_weight!r}")
-        _check_int("max_iter", self.max_iter, minimum=1)
-        _check_float("tol", self.tol, low=0.0, low_open=True)
-        _check_int("seed", self.seed, minimum=0)
+        check_int("max_iter", self.max_iter, minimum=1)
+        check_float("tol", self.tol, low=0.0, low_open=True)
+        check_int("seed", self.seed, minimum=0)
         self._tfidf_config()
 
     def _tfidf_config(self) -> TfidfConfig:
@@ -248,10 +246,9 @@ class SvmClassifier(Classifier):
 
         from mlbalance.data.corpus import LabelSpace
         from mlbalance.data.stats import LabelStats
-        from mlbalance.models.tfidf import _read_model_json
 
         directory = Path(directory)
-        meta = _read_model_json(directory, cls.name)
+        meta = read_model_json(directory, cls.name)
         model = cls(**meta["config"])
         model.label_space_ = LabelSpace(meta["labels"])
         model.stats_ = LabelStats.from_dict(meta["label_stats"])

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,8 +26,9 @@ import torch
 from torch import nn
 
 from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance._checks import check_float, check_int
 from mlbalance.errors import ConfigError, DataError, RunError
-from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.base import Classifier, ProgressCallback, no_progress, read_model_json
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 from mlbalance.training import PAPER_PROBABILITY_GRID, TrainingConfig, best_global_micro_f1, run_training
 
@@ -285,8 +285,6 @@ class TfidfClassifier(Classifier):
 
     # ------------------------------------------------------------------ configuration
     def _validate(self) -> None:
-        from mlbalance.training import _check_int
-
         if not isinstance(self.loss, str) or not self.loss:
             raise ConfigError(f"`loss` must be a loss preset name, got {self.loss!r}")
         if self.dataset not in (None, "reuters", "pubmed"):
@@ -295,21 +293,21 @@ class TfidfClassifier(Classifier):
             raise ConfigError(f"`loss_options` must be a mapping or None, got {self.loss_options!r}")
         self._tfidf_config()  # validates the TF-IDF settings
         if self.hidden is not None:
-            _check_int("hidden", self.hidden, minimum=1)
-        _check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+            check_int("hidden", self.hidden, minimum=1)
+        check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"`optimizer` must be one of ('sgd', 'adamw'), got {self.optimizer!r}")
-        _check_float("lr", self.lr, low=0.0, low_open=True)
-        _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
-        _check_float("weight_decay", self.weight_decay, low=0.0)
-        _check_int("batch_size", self.batch_size, minimum=1)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        check_float("weight_decay", self.weight_decay, low=0.0)
+        check_int("batch_size", self.batch_size, minimum=1)
         if self.val_threshold not in ("optimal", "paper-grid"):
             raise ConfigError(
                 f"`val_threshold` must be one of ('optimal', 'paper-grid'), got {self.val_threshold!r}"
             )
         self._training_config()  # validates max_epochs, patience, seed
         if self.num_threads is not None:
-            _check_int("num_threads", self.num_threads, minimum=1)
+            check_int("num_threads", self.num_threads, minimum=1)
 
     def _tfidf_config(self) -> TfidfConfig:
         ngram = self.ngram_range
@@ -536,7 +534,7 @@ class TfidfClassifier(Classifier):
         from mlbalance.data.stats import LabelStats
 
         directory = Path(directory)
-        meta = _read_model_json(directory, cls.name)
+        meta = read_model_json(directory, cls.name)
         model = cls(**meta["config"])
         model.label_space_ = LabelSpace(meta["labels"])
         model.stats_ = LabelStats.from_dict(meta["label_stats"])
@@ -588,34 +586,3 @@ def make_loss(
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"loss {name!r}: {exc}") from exc
-
-
-def _read_model_json(directory: Path, kind: str) -> dict[str, Any]:
-    path = directory / MODEL_JSON
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("model") != kind or meta.get("format") != FORMAT_VERSION:
-        raise RunError(f"{path} does not describe a {kind} model of format {FORMAT_VERSION}")
-    return meta
-
-
-def _check_float(
-    name: str,
-    value: Any,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else f"{'(' if low_open else '['}{low}"
-        hi = "" if high is None else f"{high}{')' if high_open else ']'}"
-        expected = f"a number in {lo or '(-inf'}, {hi or 'inf)'}"
-        raise ConfigError(f"`{name}` must be {expected}, got {value!r}")

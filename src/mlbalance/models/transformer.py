@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from mlbalance._atomic import atomic_save, atomic_write_bytes, atomic_write_json
+from mlbalance._checks import check_float, check_int
 from mlbalance.errors import ConfigError, DataError, RunError
 from mlbalance.models.base import Classifier, ProgressCallback, no_progress
 from mlbalance.models.text_batches import TokenCache, TokenizedTexts, collate, eval_batches, train_steps
@@ -348,15 +349,15 @@ class TransformerClassifier(Classifier):
             pooling=self.pooling,
             seed=self.seed,
         )
-        _check_int("max_length", s.max_length, 2)
-        _check_int("batch_size", s.batch_size, 1)
-        _check_int("max_epochs", s.max_epochs, 1)
-        _check_int("patience", s.patience, 1)
-        _check_int("grad_accum", s.grad_accum, 1)
-        _check_int("seed", s.seed, 0)
-        _check_float("lr", s.lr, low=0.0, low_open=True)
-        _check_float("weight_decay", s.weight_decay, low=0.0)
-        _check_float("warmup_ratio", s.warmup_ratio, low=0.0, high=1.0)
+        check_int("max_length", s.max_length, 2)
+        check_int("batch_size", s.batch_size, 1)
+        check_int("max_epochs", s.max_epochs, 1)
+        check_int("patience", s.patience, 1)
+        check_int("grad_accum", s.grad_accum, 1)
+        check_int("seed", s.seed, 0)
+        check_float("lr", s.lr, low=0.0, low_open=True)
+        check_float("weight_decay", s.weight_decay, low=0.0)
+        check_float("warmup_ratio", s.warmup_ratio, low=0.0, high=1.0)
         for name, value, choices in (
             ("precision", s.precision, PRECISIONS),
             ("schedule", s.schedule, SCHEDULES),
@@ -735,24 +736,6 @@ def _plain_module(module: nn.Module) -> EncoderClassifier:
     return getattr(module, "_orig_mod", module)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_float(
-    name: str, value: Any, low: float, high: float | None = None, low_open: bool = False
-) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = value > low if low_open else value >= low
-        if high is not None:
-            ok = ok and value <= high
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        if high is not None:
-            bound += f" and <= {high}"
-        raise ConfigError(f"`{name}` must be a number {bound}, got {value!r}")
 
 
 __all__ = [
