@@ -12,7 +12,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mlbalance.data.stats import LabelStats
 
 ScoreKind = Literal["probability", "decision"]
+C = TypeVar("C", bound="Classifier")
 
 
 class ProgressCallback(Protocol):
@@ -101,3 +102,29 @@ def read_model_json(directory: str | Path, kind: str, format_version: int = 1) -
     if not isinstance(meta, dict) or meta.get("model") != kind or meta.get("format") != format_version:
         raise RunError(f"{path} does not describe a {kind} model of format {format_version}")
     return meta
+
+
+def write_model_json(directory: str | Path, model: Classifier, format_version: int = 1, **extra: Any) -> None:
+    """Write ``directory/model.json`` atomically: kind, format, config, labels, label stats, ``extra``."""
+    from mlbalance._atomic import atomic_write_json
+
+    meta = {
+        "format": format_version,
+        "model": model.name,
+        "config": model.get_config(),
+        "labels": list(model.label_space_.names),
+        "label_stats": model.stats_.to_dict(),
+        **extra,
+    }
+    atomic_write_json(Path(directory) / "model.json", meta)
+
+
+def model_from_json(cls: type[C], meta: dict[str, Any]) -> C:
+    """An unfitted ``cls`` built from ``meta["config"]``, with its label space and statistics restored."""
+    from mlbalance.data.corpus import LabelSpace
+    from mlbalance.data.stats import LabelStats
+
+    model = cls(**meta["config"])
+    model.label_space_ = LabelSpace(meta["labels"])
+    model.stats_ = LabelStats.from_dict(meta["label_stats"])
+    return model

@@ -36,10 +36,17 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int
 from mlbalance.errors import DataError, RunError
-from mlbalance.models.base import Classifier, ProgressCallback, no_progress, read_model_json
+from mlbalance.models.base import (
+    Classifier,
+    ProgressCallback,
+    model_from_json,
+    no_progress,
+    read_model_json,
+    write_model_json,
+)
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 from mlbalance.models.svm import ALL_POSITIVE_SCORE, NO_POSITIVE_SCORE
 from mlbalance.models.tfidf import TfidfHead, csr_batch
@@ -49,7 +56,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODEL_JSON = "model.json"
 WEIGHTS = "model.safetensors"
 FORMAT_VERSION = 1
 SCORE_BATCH = 2048
@@ -274,18 +280,13 @@ class LinearSvmClassifier(Classifier):
         state = {k: v.detach().contiguous() for k, v in self.head_.state_dict().items()}
         atomic_save(directory / WEIGHTS, lambda tmp: save_file(state, tmp))
         self.features_.save(directory)
-        atomic_write_json(
-            directory / MODEL_JSON,
-            {
-                "format": FORMAT_VERSION,
-                "model": self.name,
-                "config": self.get_config(),
-                "n_features": self.features_.n_features,
-                "labels": list(self.label_space_.names),
-                "label_stats": self.stats_.to_dict(),
-                "constant_labels": getattr(self, "constant_labels_", 0),
-                "history": getattr(self, "history_", []),
-            },
+        write_model_json(
+            directory,
+            self,
+            FORMAT_VERSION,
+            n_features=self.features_.n_features,
+            constant_labels=getattr(self, "constant_labels_", 0),
+            history=getattr(self, "history_", []),
         )
 
     @classmethod
@@ -293,14 +294,9 @@ class LinearSvmClassifier(Classifier):
         """Read a model written by :meth:`save` (safetensors, JSON and ``.npy``; no pickle)."""
         from safetensors.torch import load_file
 
-        from mlbalance.data.corpus import LabelSpace
-        from mlbalance.data.stats import LabelStats
-
         directory = Path(directory)
-        meta = read_model_json(directory, cls.name)
-        model = cls(**meta["config"])
-        model.label_space_ = LabelSpace(meta["labels"])
-        model.stats_ = LabelStats.from_dict(meta["label_stats"])
+        meta = read_model_json(directory, cls.name, FORMAT_VERSION)
+        model = model_from_json(cls, meta)
         model.features_ = TfidfFeatures.load(directory)
         model.head_ = TfidfHead(int(meta["n_features"]), len(model.label_space_))
         try:

@@ -21,10 +21,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from mlbalance._atomic import atomic_save, atomic_write_json
+from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int
 from mlbalance.errors import ConfigError, DataError, RunError
-from mlbalance.models.base import Classifier, ProgressCallback, no_progress, read_model_json
+from mlbalance.models.base import (
+    Classifier,
+    ProgressCallback,
+    model_from_json,
+    no_progress,
+    read_model_json,
+    write_model_json,
+)
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 
 if TYPE_CHECKING:
@@ -32,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODEL_JSON = "model.json"
 WEIGHTS = "model.safetensors"
 FORMAT_VERSION = 1
 NO_POSITIVE_SCORE = -1000.0
@@ -227,16 +233,11 @@ class SvmClassifier(Classifier):
         }
         atomic_save(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp))
         self.features_.save(directory)
-        atomic_write_json(
-            directory / MODEL_JSON,
-            {
-                "format": FORMAT_VERSION,
-                "model": self.name,
-                "config": self.get_config(),
-                "labels": list(self.label_space_.names),
-                "label_stats": self.stats_.to_dict(),
-                "constant_labels": getattr(self, "constant_labels_", 0),
-            },
+        write_model_json(
+            directory,
+            self,
+            FORMAT_VERSION,
+            constant_labels=getattr(self, "constant_labels_", 0),
         )
 
     @classmethod
@@ -244,14 +245,9 @@ class SvmClassifier(Classifier):
         """Read a model written by :meth:`save` (safetensors, JSON and ``.npy``; no pickle)."""
         from safetensors.numpy import load_file
 
-        from mlbalance.data.corpus import LabelSpace
-        from mlbalance.data.stats import LabelStats
-
         directory = Path(directory)
-        meta = read_model_json(directory, cls.name)
-        model = cls(**meta["config"])
-        model.label_space_ = LabelSpace(meta["labels"])
-        model.stats_ = LabelStats.from_dict(meta["label_stats"])
+        meta = read_model_json(directory, cls.name, FORMAT_VERSION)
+        model = model_from_json(cls, meta)
         model.history_ = []
         model.features_ = TfidfFeatures.load(directory)
         try:
