@@ -37,7 +37,7 @@ def test_train_config_defaults_and_round_trip_dict():
     d = cfg.to_dict()
     assert d["model"] == "tfidf" and d["loss"] == "db" and d["seed"] == 0
     assert d["data"] == {"source": "x.jsonl", "data": None, "options": {}}
-    assert d["threshold"] == {"method": "grid", "k": None}
+    assert d["threshold"] == {"method": "grid", "k": None, "cv_folds": 3, "fbr": None, "at_least_one": False}
 
 
 @pytest.mark.parametrize(

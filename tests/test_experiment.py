@@ -81,7 +81,60 @@ def test_reevaluate_with_another_threshold_method(tmp_path, fake_tfidf, small_ke
     stored = load_run(out)
     assert stored.thresholds.method == "top-k" and stored.thresholds.k == 1
     assert stored.metrics == run.metrics
-    assert stored.config["threshold"] == {"method": "top-k", "k": 1}
+    assert stored.config["threshold"] == {
+        "method": "top-k",
+        "k": 1,
+        "cv_folds": 3,
+        "fbr": None,
+        "at_least_one": False,
+    }
+
+
+def test_per_label_cv_fits_one_model_per_fold_and_tunes_on_their_scores(
+    tmp_path, fake_tfidf, small_keyword_corpus, monkeypatch
+):
+    from mlbalance.evaluation import tune_thresholds_cv
+    from mlbalance.training import out_of_fold_scores
+
+    fits = []
+    real_fit = fake_tfidf.fit
+
+    def counting_fit(self, corpus, **kw):
+        fits.append(len(corpus.train))
+        return real_fit(self, corpus, **kw)
+
+    monkeypatch.setattr(fake_tfidf, "fit", counting_fit)
+    out = tmp_path / "run"
+    run = train(
+        small_keyword_corpus, out=out, threshold="per-label-cv", cv_folds=2, fbr=0.2, at_least_one=True
+    )
+    n = len(small_keyword_corpus.train)
+    assert fits[0] == n and len(fits) == 3 and sum(fits[1:]) == n  # the model, then 2 folds
+    oof = out_of_fold_scores(lambda: fake_tfidf(), small_keyword_corpus, folds=2, seed=0)
+    s_val = run.model.scores(small_keyword_corpus.validation.texts)
+    expected = tune_thresholds_cv(
+        oof,
+        small_keyword_corpus.labels("train"),
+        s_val,
+        small_keyword_corpus.labels("validation"),
+        fbr=0.2,
+        at_least_one=True,
+    )
+    np.testing.assert_array_equal(run.thresholds.per_label, expected.per_label)
+    stored = load_run(out)
+    assert stored.thresholds.method == "per-label-cv" and stored.thresholds.at_least_one
+    assert stored.config["threshold"] == {
+        "method": "per-label-cv",
+        "k": None,
+        "cv_folds": 2,
+        "fbr": 0.2,
+        "at_least_one": True,
+    }
+    assert {r["threshold_method"] for r in run.metrics} == {"per-label-cv"}
+    # re-evaluating with the run's own settings gives the same thresholds and metrics
+    again = reevaluate(stored, corpus=small_keyword_corpus)
+    np.testing.assert_array_equal(again.thresholds.per_label, run.thresholds.per_label)
+    assert again.metrics == run.metrics
 
 
 def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpus):

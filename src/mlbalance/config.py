@@ -32,7 +32,7 @@ from mlbalance.errors import ConfigError
 
 ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer"]
 SvmBackend = Literal["liblinear", "sgd"]
-ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k"]
+ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv"]
 
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
@@ -41,11 +41,12 @@ SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
 SVM_KINDS: dict[str, str] = {"liblinear": "svm", "sgd": "svm-sgd"}
 
 #: Run-level keys of a config file (everything else is a model option).
-RUN_KEYS = frozenset(
-    {"dataset", "data", "data_options", "model", "loss", "seed", "threshold", "top_k", "model_options"}
+#: The keys of a :class:`ThresholdConfig`, as flags/config-file keys.
+THRESHOLD_KEYS = frozenset({"threshold", "top_k", "cv_folds", "fbr", "at_least_one"})
+RUN_KEYS = (
+    frozenset({"dataset", "data", "data_options", "model", "loss", "seed", "model_options"}) | THRESHOLD_KEYS
 )
 COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options", "svm_backend"}
-
 
 
 def _check_json_ready(name: str, mapping: Mapping[str, Any]) -> None:
@@ -57,16 +58,25 @@ def _check_json_ready(name: str, mapping: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class ThresholdConfig:
-    """How thresholds are tuned on the validation split.
+    """How thresholds are tuned (``mlbalance.evaluation.thresholds`` explains each method).
 
     Attributes:
         method: ``"grid"`` (the paper's grid search of one global threshold), ``"global-optimal"``
-            (the exact best global threshold), ``"per-label"`` or ``"top-k"``.
+            (the exact best global threshold), ``"per-label"`` (per label, on validation),
+            ``"top-k"``, or ``"per-label-cv"`` (per label, on out-of-fold training scores: ``cv_folds``
+            extra fits of the model).
         k: the number of labels per document for ``"top-k"`` (None: chosen on validation).
+        cv_folds: folds of the out-of-fold scores for ``"per-label-cv"`` (>= 2).
+        fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this keep the global threshold
+            (None: chosen on validation).
+        at_least_one: a document with no label above threshold gets its top-scoring label.
     """
 
     method: ThresholdMethod = "grid"
     k: int | None = None
+    cv_folds: int = 3
+    fbr: float | None = None
+    at_least_one: bool = False
 
     def __post_init__(self) -> None:
         check_choice("threshold", self.method, THRESHOLD_METHODS)
@@ -74,6 +84,39 @@ class ThresholdConfig:
             raise ConfigError(f"`top_k` must be an integer >= 1, got {self.k!r}")
         if self.k is not None and self.method != "top-k":
             raise ConfigError(f"`top_k` applies only to --threshold top-k, got threshold {self.method!r}")
+        if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise ConfigError(f"`cv_folds` must be an integer >= 2, got {self.cv_folds!r}")
+        if self.fbr is not None:
+            if isinstance(self.fbr, bool) or not isinstance(self.fbr, (int, float)) or not 0 <= self.fbr <= 1:
+                raise ConfigError(f"`fbr` must be a number in [0, 1], got {self.fbr!r}")
+            if self.method != "per-label-cv":
+                raise ConfigError(f"`fbr` applies only to --threshold per-label-cv, got {self.method!r}")
+            object.__setattr__(self, "fbr", float(self.fbr))
+        if not isinstance(self.at_least_one, bool):
+            raise ConfigError(f"`at_least_one` must be true or false, got {self.at_least_one!r}")
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> ThresholdConfig:
+        """From flag names (``threshold``, ``top_k``, ``cv_folds``, ``fbr``, ``at_least_one``); missing
+        keys take their defaults, and so do keys set to None."""
+        given = {
+            "method": values.get("threshold"),
+            "k": values.get("top_k"),
+            "cv_folds": values.get("cv_folds"),
+            "fbr": values.get("fbr"),
+            "at_least_one": values.get("at_least_one"),
+        }
+        return cls(**{key: value for key, value in given.items() if value is not None})
+
+    def to_values(self) -> dict[str, Any]:
+        """The inverse of :meth:`from_values`."""
+        return {
+            "threshold": self.method,
+            "top_k": self.k,
+            "cv_folds": self.cv_folds,
+            "fbr": self.fbr,
+            "at_least_one": self.at_least_one,
+        }
 
 
 @dataclass(frozen=True)
@@ -153,7 +196,7 @@ class TrainConfig:
             model=values.get("model", "tfidf"),
             loss=values.get("loss", "db"),
             seed=values.get("seed", 0),
-            threshold=ThresholdConfig(values.get("threshold", "grid"), values.get("top_k")),
+            threshold=ThresholdConfig.from_values(values),
             model_options=options,
         )
 
@@ -224,7 +267,7 @@ class CompareConfig:
             losses=parse_losses(values.get("losses", "all")),
             svm=values.get("svm", False),
             seed=values.get("seed", 0),
-            threshold=ThresholdConfig(values.get("threshold", "grid"), values.get("top_k")),
+            threshold=ThresholdConfig.from_values(values),
             model_options=options,
             svm_options=values.get("svm_options") or {},
             svm_backend=values.get("svm_backend", "liblinear"),

@@ -9,6 +9,7 @@ interrupted comparison continues where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -105,23 +106,53 @@ def _evaluate(
     threshold: ThresholdConfig,
     progress: ProgressCallback | None,
     loss_label: str | None,
+    build: Callable[[], Classifier],
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Score validation and test, tune thresholds on validation, and evaluate both splits."""
-    from mlbalance.evaluation import evaluate, tune_thresholds
+    """Score validation and test, tune thresholds, and evaluate both splits.
+
+    ``build`` returns a new unfitted model like ``model``; ``"per-label-cv"`` fits ``cv_folds`` of them
+    for the out-of-fold training scores.
+    """
+    from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv
+    from mlbalance.training import out_of_fold_scores
 
     if len(corpus.validation) == 0:
         raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
     stats = model.stats_
     y_val = corpus.labels("validation")
     s_val = model.scores(corpus.validation.texts, progress=progress)
-    thresholds = tune_thresholds(
-        s_val, y_val, method=threshold.method, score_kind=model.score_kind, k=threshold.k
-    )
+    if threshold.method == "per-label-cv":
+        s_oof = out_of_fold_scores(build, corpus, folds=threshold.cv_folds, seed=0, progress=progress)
+        thresholds = tune_thresholds_cv(
+            s_oof,
+            corpus.labels("train"),
+            s_val,
+            y_val,
+            model.score_kind,
+            fbr=threshold.fbr,
+            at_least_one=threshold.at_least_one,
+        )
+    else:
+        thresholds = tune_thresholds(
+            s_val,
+            y_val,
+            method=threshold.method,
+            score_kind=model.score_kind,
+            k=threshold.k,
+            at_least_one=threshold.at_least_one,
+        )
     rows = evaluate(s_val, y_val, stats, thresholds, split="validation")
     if len(corpus.test):
         s_test = model.scores(corpus.test.texts, progress=progress)
         rows += evaluate(s_test, corpus.labels("test"), stats, thresholds, split="test")
     return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows]
+
+
+def _builder(config: TrainConfig) -> Callable[[], Classifier]:
+    """A function returning a new unfitted model of ``config``."""
+    from mlbalance.models.registry import build_model
+
+    return lambda: build_model(config.model, **model_kwargs(config))
 
 
 def run_report(
@@ -204,6 +235,9 @@ def train(
     seed: int = 0,
     threshold: str = "grid",
     top_k: int | None = None,
+    at_least_one: bool = False,
+    cv_folds: int = 3,
+    fbr: float | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
@@ -220,8 +254,13 @@ def train(
         data: the file a source name needs (e.g. the Reuters archive).
         data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
         seed: the model's seed.
-        threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"`` or ``"top-k"``.
+        threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"`` or ``"per-label-cv"``
+            (per-label thresholds tuned on out-of-fold training scores: ``cv_folds`` extra fits).
         top_k: labels per document for ``threshold="top-k"``.
+        at_least_one: give a document with no label above threshold its top-scoring label.
+        cv_folds: folds for ``threshold="per-label-cv"``.
+        fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this keep the global threshold
+            (None: chosen on validation among 0.1–0.5).
         resume: continue an interrupted run in ``out`` from its checkpoint.
         overwrite: replace a finished run in ``out``.
         progress: a :class:`~mlbalance.models.base.ProgressCallback`.
@@ -240,7 +279,7 @@ def train(
         model=model,  # type: ignore[arg-type]
         loss=loss,
         seed=seed,
-        threshold=ThresholdConfig(threshold, top_k),  # type: ignore[arg-type]
+        threshold=ThresholdConfig(threshold, top_k, cv_folds, fbr, at_least_one),  # type: ignore[arg-type]
         model_options=model_options,
     )
     return train_config(config, out, corpus=corpus, resume=resume, overwrite=overwrite, progress=progress)
@@ -278,7 +317,7 @@ def train_config(
     )
     fitted = time.perf_counter()
     loss_label = SVM_LOSS if config.model in SVM_KINDS.values() else config.loss
-    thresholds, rows = _evaluate(clf, corpus, config.threshold, progress, loss_label)
+    thresholds, rows = _evaluate(clf, corpus, config.threshold, progress, loss_label, _builder(config))
     timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
     report = run_report(rows, _title(clf.name, loss_label, corpus.name))
     if out is None:
@@ -349,6 +388,9 @@ def compare(
     seed: int = 0,
     threshold: str = "grid",
     top_k: int | None = None,
+    at_least_one: bool = False,
+    cv_folds: int = 3,
+    fbr: float | None = None,
     progress: ProgressCallback | None = None,
     on_cell: CellCallback | None = None,
     svm_options: Mapping[str, Any] | None = None,
@@ -370,7 +412,8 @@ def compare(
         losses: ``"all"``, ``"bce,db"`` or a list of preset names.
         svm: also train the TF-IDF + linear SVM baseline.
         out: the output folder (None: nothing is written).
-        data, data_options, seed, threshold, top_k, progress: as for :func:`train`.
+        data, data_options, seed, threshold, top_k, at_least_one, cv_folds, fbr, progress: as for
+            :func:`train`.
         on_cell: told about each cell: ``(index, total, name, state)`` (see :data:`CellCallback`).
         svm_options: constructor arguments of the SVM (default: the paper's recipe).
         svm_backend: ``"liblinear"`` (one ``LinearSVC`` per label) or ``"sgd"`` (all labels at once,
@@ -391,7 +434,7 @@ def compare(
         losses=parse_losses(losses),
         svm=svm,
         seed=seed,
-        threshold=ThresholdConfig(threshold, top_k),  # type: ignore[arg-type]
+        threshold=ThresholdConfig(threshold, top_k, cv_folds, fbr, at_least_one),  # type: ignore[arg-type]
         model_options=model_options,
         svm_options=svm_options or {},
         svm_backend=svm_backend,  # type: ignore[arg-type]
@@ -569,16 +612,20 @@ def reevaluate(
     *,
     threshold: str | None = None,
     top_k: int | None = None,
+    at_least_one: bool | None = None,
+    cv_folds: int | None = None,
+    fbr: float | None = None,
     corpus: Corpus | None = None,
     data: str | Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> Run:
-    """Score the run's corpus again, tune thresholds on validation, evaluate, and store the result.
+    """Score the run's corpus again, tune thresholds, evaluate, and store the result.
 
     Args:
         run: a finished run (from :func:`~mlbalance.runs.load_run`).
-        threshold: the thresholding method (None: the run's own).
-        top_k: labels per document for ``"top-k"``.
+        threshold: the thresholding method (None: the run's own, with its settings).
+        top_k, at_least_one, cv_folds, fbr: as for :func:`train` (with a new ``threshold``; None: the
+            defaults).
         corpus: the corpus (None: loaded from the run's configuration).
         data: a new location of the data file the run's source reads.
         progress: a progress callback.
@@ -588,31 +635,33 @@ def reevaluate(
     """
     from mlbalance.runs import update_run
 
+    if threshold is None:
+        # the run's own settings (runs written before some keys existed take their defaults)
+        stored_threshold = dict(run.config["threshold"])
+        settings = ThresholdConfig.from_values(
+            {"threshold": stored_threshold.pop("method"), "top_k": stored_threshold.pop("k", None)}
+            | stored_threshold
+        ).to_values()
+    else:
+        settings = {
+            "threshold": threshold,
+            "top_k": top_k,
+            "at_least_one": at_least_one,
+            "cv_folds": cv_folds,
+            "fbr": fbr,
+        }
     stored = TrainConfig.from_mapping(
         {
             "dataset": run.config["data"]["source"],
-            "data": run.config["data"].get("data"),
+            "data": run.config["data"].get("data") if data is None else str(data),
             "data_options": run.config["data"].get("options") or {},
             "model": run.config["model"],
             "loss": run.config["loss"],
             "seed": run.config["seed"],
             "model_options": run.config.get("model_options") or {},
-            **(
-                {"threshold": run.config["threshold"]["method"], "top_k": run.config["threshold"]["k"]}
-                if threshold is None
-                else {"threshold": threshold, "top_k": top_k}
-            ),
+            **settings,
         }
     )
-    if data is not None:
-        stored = TrainConfig(
-            data=DataConfig(stored.data.source, str(data), stored.data.options),
-            model=stored.model,
-            loss=stored.loss,
-            seed=stored.seed,
-            threshold=stored.threshold,
-            model_options=stored.model_options,
-        )
     if corpus is None:
         corpus = load_data(stored.data, progress)
     if corpus.label_space != run.model.label_space_:
@@ -621,9 +670,9 @@ def reevaluate(
             f"({len(run.model.label_space_)}); evaluate on the corpus it was trained on"
         )
     loss_label = SVM_LOSS if stored.model in SVM_KINDS.values() else stored.loss
-    thresholds, rows = _evaluate(run.model, corpus, stored.threshold, progress, loss_label)
+    thresholds, rows = _evaluate(run.model, corpus, stored.threshold, progress, loss_label, _builder(stored))
     config = dict(run.config)
-    config["threshold"] = {"method": stored.threshold.method, "k": stored.threshold.k}
+    config["threshold"] = dataclasses.asdict(stored.threshold)
     report = run_report(rows, _title(run.model.name, loss_label, corpus.name))
     if run.directory is not None:
         update_run(

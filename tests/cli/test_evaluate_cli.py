@@ -36,6 +36,21 @@ def test_threshold_is_retuned_and_stored(cli, trained_run):
     assert json.loads((trained_run / "metrics.json").read_text()) == rows
 
 
+def test_per_label_cv_flags_reach_the_stored_thresholds(cli, trained_run):
+    result = cli(
+        "evaluate", trained_run, "--threshold", "per-label-cv", "--cv-folds", "2", "--fbr", "0.3",
+        "--at-least-one", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert {r["threshold_method"] for r in json.loads(result.out)} == {"per-label-cv"}
+    stored = json.loads((trained_run / "thresholds.json").read_text())
+    assert (stored["method"], stored["fbr"], stored["at_least_one"]) == ("per-label-cv", 0.3, True)
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["run"]["threshold"]["cv_folds"] == 2
+    bad = cli("evaluate", trained_run, "--threshold", "grid", "--fbr", "0.3")
+    assert "`fbr` applies only to --threshold per-label-cv" in one_line_error(bad)
+
+
 def test_unfinished_or_missing_run(tmp_path, cli, trained_run):
     (trained_run / "COMPLETE").unlink()
     assert "unfinished run" in one_line_error(cli("evaluate", trained_run))

@@ -53,7 +53,7 @@ def add_model_arguments(
         choices=THRESHOLD_METHODS,
         help="how thresholds are tuned on validation (default: grid, the paper's global grid search)",
     )
-    group.add_argument("--top-k", type=int, help="labels per document for --threshold top-k")
+    add_threshold_options(group)
     for name, (kind, help_text) in MODEL_FLAGS.items():
         group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=help_text)
     group.add_argument(
@@ -71,6 +71,28 @@ def add_model_arguments(
         help="any other model option, e.g. -o max_features=50000 (values parsed as YAML scalars)",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML or TOML file of settings (flags win over it)")
+
+
+def add_threshold_options(group: Any) -> None:
+    """The options of the thresholding methods (``--threshold`` itself is added by the caller)."""
+    group.add_argument("--top-k", type=int, help="labels per document for --threshold top-k")
+    group.add_argument(
+        "--at-least-one",
+        action="store_true",
+        default=None,
+        help="give a document with no label above threshold its top-scoring label",
+    )
+    group.add_argument(
+        "--cv-folds",
+        type=int,
+        help="folds of the out-of-fold training scores for --threshold per-label-cv (default: 3)",
+    )
+    group.add_argument(
+        "--fbr",
+        type=float,
+        help="per-label-cv: labels whose out-of-fold F1 is below this keep the global threshold "
+        "(default: chosen on validation among 0.1-0.5)",
+    )
 
 
 def parse_option(text: str) -> tuple[str, Any]:

@@ -16,7 +16,20 @@ from mlbalance.cli._common import (
     settings_from,
 )
 
-RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", "threshold", "top_k")
+RUN_KEYS = (
+    "dataset",
+    "data",
+    "model",
+    "losses",
+    "svm",
+    "svm_backend",
+    "seed",
+    "threshold",
+    "top_k",
+    "at_least_one",
+    "cv_folds",
+    "fbr",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from mlbalance.cli._common import TqdmProgress, print_tables
+from mlbalance.cli._common import TqdmProgress, add_threshold_options, print_tables
+from mlbalance.config import THRESHOLD_METHODS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,10 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rescore", action="store_true", help="score the corpus again with the saved model")
     parser.add_argument(
         "--threshold",
-        choices=("grid", "global-optimal", "per-label", "top-k"),
-        help="re-tune thresholds on validation with this method and store them (implies --rescore)",
+        choices=THRESHOLD_METHODS,
+        help="re-tune thresholds with this method and store them (implies --rescore)",
     )
-    parser.add_argument("--top-k", type=int, help="labels per document for --threshold top-k")
+    add_threshold_options(parser)
     parser.add_argument("--data", metavar="PATH", help="the data file, if it moved since training")
     parser.set_defaults(func=run)
 
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
                 load_run(args.run_dir),
                 threshold=args.threshold,
                 top_k=args.top_k,
+                at_least_one=args.at_least_one,
+                cv_folds=args.cv_folds,
+                fbr=args.fbr,
                 data=args.data,
                 progress=progress,
             ).metrics

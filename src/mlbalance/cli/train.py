@@ -13,7 +13,18 @@ from mlbalance.cli._common import (
     settings_from,
 )
 
-RUN_KEYS = ("dataset", "data", "model", "loss", "seed", "threshold", "top_k")
+RUN_KEYS = (
+    "dataset",
+    "data",
+    "model",
+    "loss",
+    "seed",
+    "threshold",
+    "top_k",
+    "at_least_one",
+    "cv_folds",
+    "fbr",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

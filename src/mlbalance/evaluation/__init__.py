@@ -30,9 +30,16 @@ from mlbalance.evaluation.report import (
     table2_markdown,
     table3_markdown,
 )
-from mlbalance.evaluation.thresholds import PAPER_GRIDS, Thresholds, tune_thresholds
+from mlbalance.evaluation.thresholds import (
+    FBR_CANDIDATES,
+    PAPER_GRIDS,
+    Thresholds,
+    tune_thresholds,
+    tune_thresholds_cv,
+)
 
 __all__ = [
+    "FBR_CANDIDATES",
     "LABEL_GROUPS",
     "PAPER_GRIDS",
     "PAPER_METHOD_NAMES",
@@ -55,4 +62,5 @@ __all__ = [
     "table3_markdown",
     "threshold_sweep",
     "tune_thresholds",
+    "tune_thresholds_cv",
 ]

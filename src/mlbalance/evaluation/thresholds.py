@@ -1,6 +1,6 @@
 """Decision thresholds tuned on validation scores, saved with a model, applied to test scores.
 
-Four methods (:func:`tune_thresholds`):
+Five methods (:func:`tune_thresholds`, and :func:`tune_thresholds_cv` for the fifth):
 
 - ``"grid"`` — the paper's: the global threshold of a grid that maximises validation micro-F1.
   Default grids (:data:`PAPER_GRIDS`): probabilities 0.40–0.60 step 0.01; SVM decision values
@@ -14,6 +14,16 @@ Four methods (:func:`tune_thresholds`):
   label with none) takes the global threshold of ``fallback`` (default ``"global-optimal"``) instead.
 - ``"top-k"`` — the ``k`` highest-scoring labels of each document; with ``k=None`` the ``k`` in
   ``1..max_k`` that maximises validation micro-F1.
+- ``"per-label-cv"`` — per-label thresholds tuned on **out-of-fold training scores** (each training
+  document scored by a model fitted without it, :func:`mlbalance.training.out_of_fold_scores`), which
+  hold several times more positives of a rare label than validation does; a label whose out-of-fold F1
+  at its best threshold is below ``fbr`` keeps the global grid threshold of validation instead (the
+  SCutFBR rule of LibMultiLabel's thresholding; without it a label with no recoverable positive gets a
+  threshold below most scores). ``fbr=None`` picks it from :data:`FBR_CANDIDATES` by validation
+  macro-F1.
+
+Any method but top-k may add ``at_least_one``: a document with no score above its threshold gets its
+top-scoring label (for corpora where every document has a label; thresholds are tuned without it).
 
 Prediction rule: ``score >= threshold``, compared in the scores' dtype (a stored threshold is a value
 exactly representable in float32, so float32 and float64 scores give the same predictions).
@@ -21,6 +31,7 @@ exactly representable in float32, so float32 and float64 scores give the same pr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -34,10 +45,12 @@ from mlbalance.evaluation import _core
 
 logger = logging.getLogger(__name__)
 
-ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k"]
+ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv"]
 ScoreKind = Literal["probability", "decision"]
 
-METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k")
+METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k", "per-label-cv")
+#: ``fbr`` values :func:`tune_thresholds_cv` chooses from when it is not given.
+FBR_CANDIDATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
 SCORE_KINDS: tuple[str, ...] = ("probability", "decision")
 
 #: The authors' grids: probabilities 0.40..0.60 step 0.01; SVM decision values -1.0..1.0 step 0.1.
@@ -52,12 +65,14 @@ class Thresholds:
     """How scores become 0/1 predictions.
 
     Attributes:
-        method: one of ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"``.
-        value: the global threshold (grid, global-optimal), else None.
-        per_label: float64 array ``(C,)`` of per-label thresholds (per-label), else None.
+        method: one of :data:`METHODS`.
+        value: the global threshold (grid, global-optimal; per-label-cv: the fallback), else None.
+        per_label: float64 array ``(C,)`` of per-label thresholds (per-label, per-label-cv), else None.
         k: labels per document (top-k), else None.
         score_kind: ``"probability"`` or ``"decision"``: what the scores were.
-        validation_micro_f1: micro-F1 on the validation scores the thresholds were tuned on, if known.
+        validation_micro_f1: micro-F1 on the validation scores, if known.
+        at_least_one: a document with no label above threshold gets its top-scoring label.
+        fbr: per-label-cv: labels whose out-of-fold F1 was below this keep the fallback ``value``.
     """
 
     method: ThresholdMethod
@@ -66,6 +81,8 @@ class Thresholds:
     k: int | None = None
     score_kind: ScoreKind = "probability"
     validation_micro_f1: float | None = None
+    at_least_one: bool = False
+    fbr: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -76,9 +93,14 @@ class Thresholds:
             if self.value is None or not math.isfinite(float(self.value)):
                 raise ConfigError(f"method {self.method!r} needs a finite `value`, got {self.value!r}")
             object.__setattr__(self, "value", float(self.value))
-        if self.method == "per-label":
+        if not isinstance(self.at_least_one, (bool, np.bool_)):
+            raise ConfigError(f"`at_least_one` must be true or false, got {self.at_least_one!r}")
+        object.__setattr__(self, "at_least_one", bool(self.at_least_one))
+        if self.fbr is not None and not (isinstance(self.fbr, (int, float)) and 0.0 <= self.fbr <= 1.0):
+            raise ConfigError(f"`fbr` must be a number in [0, 1] or None, got {self.fbr!r}")
+        if self.method in ("per-label", "per-label-cv"):
             if self.per_label is None:
-                raise ConfigError("method 'per-label' needs `per_label` thresholds, got None")
+                raise ConfigError(f"method {self.method!r} needs `per_label` thresholds, got None")
             arr = np.array(self.per_label, dtype=np.float64)
             if arr.ndim != 1 or not np.isfinite(arr).all():
                 raise ConfigError(f"`per_label` must be a 1-D array of finite numbers, got shape {arr.shape}")
@@ -98,7 +120,7 @@ class Thresholds:
         n_docs, n_labels = s.shape
         if self.method == "top-k":
             return _top_k_csr(s, self.k)  # type: ignore[arg-type]
-        if self.method == "per-label":
+        if self.method in ("per-label", "per-label-cv"):
             thr = self.per_label
             if thr.shape[0] != n_labels:  # type: ignore[union-attr]
                 raise DataError(
@@ -112,7 +134,8 @@ class Thresholds:
             r, c = _core.nonzero_2d(s[start:stop] >= thr)
             cols.append(c.astype(np.int32))
             counts.append(np.bincount(r, minlength=stop - start))
-        return _csr_from_row_counts(cols, counts, (n_docs, n_labels))
+        pred = _csr_from_row_counts(cols, counts, (n_docs, n_labels))
+        return _with_top_label(pred, s) if self.at_least_one else pred
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary; :meth:`from_dict` reads it back."""
@@ -123,6 +146,8 @@ class Thresholds:
             "k": self.k,
             "score_kind": self.score_kind,
             "validation_micro_f1": self.validation_micro_f1,
+            "at_least_one": self.at_least_one,
+            "fbr": self.fbr,
         }
 
     @classmethod
@@ -138,6 +163,8 @@ class Thresholds:
                 k=data.get("k"),
                 score_kind=data.get("score_kind", "probability"),
                 validation_micro_f1=data.get("validation_micro_f1"),
+                at_least_one=data.get("at_least_one", False),
+                fbr=data.get("fbr"),
             )
         except ConfigError as exc:
             raise DataError(f"thresholds are malformed: {exc}") from exc
@@ -156,6 +183,7 @@ def tune_thresholds(
     min_positives: int = 5,
     fallback: Literal["global-optimal", "grid"] = "global-optimal",
     max_k: int | None = None,
+    at_least_one: bool = False,
 ) -> Thresholds:
     """Choose thresholds on **validation** scores.
 
@@ -170,15 +198,46 @@ def tune_thresholds(
         fallback: per-label: how the global fallback threshold is found.
         max_k: top-k with ``k=None``: largest ``k`` tried; default ``ceil(3 × mean labels per
             document)``, at least 1, at most ``C``.
+        at_least_one: give a document with no label above threshold its top-scoring label (the
+            thresholds are tuned without this rule; ``validation_micro_f1`` is measured with it).
 
     Returns:
         The tuned :class:`Thresholds` (with the validation micro-F1 they reach).
 
     Raises:
-        ConfigError: on an unknown method, score kind or a bad option value.
+        ConfigError: on an unknown method, score kind or a bad option value; ``"per-label-cv"``, which
+            needs out-of-fold training scores (:func:`tune_thresholds_cv`).
         DataError: on malformed scores/labels, or validation labels with no positive at all
             (nothing to tune on) for the threshold methods.
     """
+    if method == "per-label-cv":
+        raise ConfigError(
+            "method 'per-label-cv' tunes on out-of-fold training scores: use tune_thresholds_cv(), "
+            "or mlbalance.train(..., threshold='per-label-cv') which computes them"
+        )
+    if not isinstance(at_least_one, (bool, np.bool_)):
+        raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
+    out = _tune(scores_val, y_val, method, score_kind, grid, k, min_positives, fallback, max_k)
+    if not at_least_one or out.method == "top-k":
+        return out
+    s = _core.as_scores(scores_val, "scores_val")
+    y = _core.as_binary_csr(y_val, "y_val", shape=s.shape)
+    with_top = dataclasses.replace(out, at_least_one=True)
+    return dataclasses.replace(with_top, validation_micro_f1=_micro(with_top, s, y))
+
+
+def _tune(
+    scores_val: np.ndarray,
+    y_val: sp.spmatrix | np.ndarray,
+    method: ThresholdMethod,
+    score_kind: ScoreKind,
+    grid: Any,
+    k: int | None,
+    min_positives: int,
+    fallback: str,
+    max_k: int | None,
+) -> Thresholds:
+    """:func:`tune_thresholds` without the ``at_least_one`` rule."""
     if method not in METHODS:
         raise ConfigError(f"`method` must be one of {METHODS}, got {method!r}")
     if score_kind not in SCORE_KINDS:
@@ -229,6 +288,107 @@ def tune_thresholds(
     return Thresholds(
         "per-label", per_label=per_label, score_kind=score_kind, validation_micro_f1=_micro(out, s, y)
     )
+
+
+def tune_thresholds_cv(
+    scores_oof: np.ndarray,
+    y_train: sp.spmatrix | np.ndarray,
+    scores_val: np.ndarray,
+    y_val: sp.spmatrix | np.ndarray,
+    score_kind: ScoreKind = "probability",
+    *,
+    fbr: float | None = None,
+    grid: np.ndarray | list[float] | tuple[float, ...] | None = None,
+    at_least_one: bool = False,
+) -> Thresholds:
+    """Per-label thresholds tuned on out-of-fold training scores (method ``"per-label-cv"``).
+
+    Each label's threshold maximises its F1 on ``scores_oof`` (exact, midpoints as for
+    ``"per-label"``). A label whose out-of-fold F1 there is below ``fbr`` (and a label with no
+    training positive) takes the global grid threshold tuned on validation instead.
+
+    Args:
+        scores_oof: ``(n_train, C)`` out-of-fold scores of the training documents
+            (:func:`mlbalance.training.out_of_fold_scores`).
+        y_train: the training labels, same shape.
+        scores_val: ``(n_val, C)`` validation scores of the final model.
+        y_val: the validation labels, same shape.
+        score_kind: ``"probability"`` or ``"decision"``; picks the default grid.
+        fbr: the F1 below which a label falls back to the global threshold, in [0, 1]; None picks the
+            value of :data:`FBR_CANDIDATES` with the best validation macro-F1 (ties: best micro-F1,
+            then the smallest value).
+        grid: candidate global thresholds (default the paper's grid for ``score_kind``).
+        at_least_one: as for :func:`tune_thresholds`.
+
+    Returns:
+        :class:`Thresholds` with method ``"per-label-cv"``, the chosen ``fbr``, the fallback ``value``
+        and the validation micro-F1.
+
+    Raises:
+        ConfigError: a bad option value.
+        DataError: malformed scores/labels, or validation labels with no positive.
+    """
+    if score_kind not in SCORE_KINDS:
+        raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {score_kind!r}")
+    if fbr is not None and (isinstance(fbr, bool) or not isinstance(fbr, (int, float)) or not 0 <= fbr <= 1):
+        raise ConfigError(f"`fbr` must be a number in [0, 1] or None, got {fbr!r}")
+    if not isinstance(at_least_one, (bool, np.bool_)):
+        raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
+    s_oof = _core.as_scores(scores_oof, "scores_oof")
+    y_oof = _core.as_binary_csr(y_train, "y_train", shape=s_oof.shape)
+    s_val = _core.as_scores(scores_val, "scores_val")
+    y_v = _core.as_binary_csr(y_val, "y_val", shape=s_val.shape)
+    if s_oof.shape[1] != s_val.shape[1]:
+        raise DataError(
+            f"the out-of-fold scores have {s_oof.shape[1]} labels but the validation scores {s_val.shape[1]}"
+        )
+    if y_v.nnz == 0:
+        raise DataError("`y_val` has no positive label: a threshold cannot be tuned on it")
+    fallback, _ = _tune_grid(s_val, y_v, _check_grid(grid, score_kind))
+    # labels with no training positive get the fallback here (F1 0 < any fbr > 0, or fbr = 0 below)
+    per_label, _ = _per_label_optimal(s_oof, y_oof, 1, fallback)
+    counts = _core.label_counts(y_oof, Thresholds("per-label", per_label=per_label)._predict(s_oof))
+    denominator = 2 * counts.tp + counts.fp + counts.fn
+    oof_f1 = np.divide(2 * counts.tp, denominator, out=np.zeros(per_label.shape), where=denominator > 0)
+    candidates = FBR_CANDIDATES if fbr is None else (float(fbr),)
+    best: tuple[float, float, float] | None = None
+    chosen: Thresholds | None = None
+    for value in candidates:
+        thr = Thresholds(
+            "per-label-cv",
+            value=fallback,
+            per_label=np.where(oof_f1 < value, fallback, per_label),
+            score_kind=score_kind,
+            at_least_one=bool(at_least_one),
+            fbr=value,
+        )
+        c = _core.label_counts(y_v, thr._predict(s_val))
+        m = _core.reduce_counts(c.tp, c.fp, c.fn)
+        key = (m["macro_f1"] or 0.0, m["micro_f1"] or 0.0, -value)
+        if best is None or key > best:
+            best, chosen = key, dataclasses.replace(thr, validation_micro_f1=m["micro_f1"])
+    assert chosen is not None
+    logger.info(
+        "per-label-cv thresholds: fbr %g; %d of %d labels keep the global threshold %g",
+        chosen.fbr,
+        int((oof_f1 < chosen.fbr).sum()),  # type: ignore[operator]
+        oof_f1.size,
+        fallback,
+    )
+    return chosen
+
+
+def _with_top_label(pred: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:
+    """``pred`` with each empty row given the column of its highest score."""
+    empty = np.flatnonzero(np.diff(pred.indptr) == 0)
+    if empty.size == 0:
+        return pred
+    top = sp.csr_matrix(
+        (np.ones(empty.size, dtype=np.float32), (empty, s[empty].argmax(axis=1))), shape=pred.shape
+    )
+    out = (pred + top).tocsr()
+    out.sort_indices()
+    return out
 
 
 def _micro(thresholds: Thresholds, s: np.ndarray, y: sp.csr_matrix) -> float:

@@ -1,0 +1,119 @@
+"""Per-label thresholds from out-of-fold scores (``per-label-cv``) and the at-least-one-label rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from mlbalance.errors import ConfigError, DataError
+from mlbalance.evaluation import FBR_CANDIDATES, Thresholds, tune_thresholds, tune_thresholds_cv
+
+from .helpers import make_data
+
+
+def label_f1(col_s, col_y, t):
+    pred = col_s >= t
+    return 2.0 * (pred & (col_y == 1)).sum() / max(1, pred.sum() + col_y.sum())
+
+
+def reference_cv(s_oof, y_train, s_val, y_val, fbr):
+    """Plain re-derivation: each label's best out-of-fold threshold, or the validation grid value."""
+    grid = tune_thresholds(s_val, y_val, method="grid").value
+    out = np.empty(s_oof.shape[1])
+    for c in range(s_oof.shape[1]):
+        if y_train[:, c].sum() == 0:
+            out[c] = grid
+            continue
+        candidates = np.unique(s_oof[:, c])
+        f1 = [label_f1(s_oof[:, c], y_train[:, c], v) for v in candidates]
+        out[c] = grid if max(f1) < fbr else candidates[int(np.argmax(f1))]
+    return out, grid
+
+
+@pytest.mark.parametrize("fbr", [0.0, 0.3, 0.6])
+def test_per_label_cv_matches_a_plain_re_derivation(fbr):
+    s_oof, y_train = make_data(1, n=150, c=20)
+    s_val, y_val = make_data(2, n=60, c=20)
+    thr = tune_thresholds_cv(s_oof, y_train, s_val, y_val, fbr=fbr)
+    expected, grid = reference_cv(s_oof, y_train, s_val, y_val, fbr)
+    assert thr.method == "per-label-cv" and thr.fbr == fbr and thr.value == grid
+    # the same predictions on the tuning scores (the tuned threshold is a midpoint below the best score)
+    for c in range(20):
+        ours = label_f1(s_oof[:, c], y_train[:, c], np.float32(thr.per_label[c]))
+        ref = label_f1(s_oof[:, c], y_train[:, c], np.float32(expected[c]))
+        assert ours == pytest.approx(ref, abs=1e-12), c
+        if expected[c] == grid:
+            assert thr.per_label[c] == grid
+    pred = thr.predict(s_val).toarray()
+    assert thr.validation_micro_f1 == pytest.approx(f1_score(y_val, pred, average="micro"), abs=1e-12)
+
+
+def test_per_label_cv_without_fbr_picks_the_best_validation_macro_f1():
+    s_oof, y_train = make_data(3, n=150, c=20)
+    s_val, y_val = make_data(4, n=60, c=20)
+    auto = tune_thresholds_cv(s_oof, y_train, s_val, y_val)
+    macro = {}
+    for fbr in FBR_CANDIDATES:
+        fixed = tune_thresholds_cv(s_oof, y_train, s_val, y_val, fbr=fbr)
+        macro[fbr] = f1_score(y_val, fixed.predict(s_val).toarray(), average="macro", zero_division=0)
+    assert auto.fbr in FBR_CANDIDATES
+    assert macro[auto.fbr] == pytest.approx(max(macro.values()), abs=1e-12)
+
+
+def test_per_label_cv_decision_scores_use_the_decision_grid():
+    s_oof, y_train = make_data(5, n=100, c=10, kind="decision")
+    s_val, y_val = make_data(6, n=50, c=10, kind="decision")
+    thr = tune_thresholds_cv(s_oof, y_train, s_val, y_val, "decision", fbr=1.0)
+    assert thr.score_kind == "decision"
+    assert thr.value == tune_thresholds(s_val, y_val, method="grid", score_kind="decision").value
+    for c in range(10):  # fbr 1: only a label separated perfectly out of fold keeps its own threshold
+        best = max(label_f1(s_oof[:, c], y_train[:, c], v) for v in np.unique(s_oof[:, c]))
+        assert (thr.per_label[c] == thr.value) == (best < 1.0), c
+
+
+@pytest.mark.parametrize("method", ["grid", "global-optimal", "per-label"])
+def test_at_least_one_gives_empty_rows_their_top_label(method):
+    s, y = make_data(7, n=90, c=12)
+    plain = tune_thresholds(s, y, method=method)
+    one = tune_thresholds(s, y, method=method, at_least_one=True)
+    assert one.at_least_one and not plain.at_least_one
+    base = plain.predict(s).toarray()
+    expected = base.copy()
+    empty = base.sum(axis=1) == 0
+    assert empty.any()  # the test exercises the rule
+    expected[np.flatnonzero(empty), s[empty].argmax(axis=1)] = 1
+    got = one.predict(s)
+    np.testing.assert_array_equal(got.toarray(), expected)
+    assert got.has_sorted_indices and (got.toarray().sum(axis=1) >= 1).all()
+    assert one.validation_micro_f1 == pytest.approx(f1_score(y, expected, average="micro"), abs=1e-12)
+
+
+def test_roundtrip_and_validation_of_the_new_fields():
+    s_oof, y_train = make_data(8, n=80, c=9)
+    s_val, y_val = make_data(9, n=40, c=9)
+    thr = tune_thresholds_cv(s_oof, y_train, s_val, y_val, fbr=0.2, at_least_one=True)
+    back = Thresholds.from_dict(json.loads(json.dumps(thr.to_dict())))
+    assert (back.method, back.fbr, back.at_least_one, back.value) == ("per-label-cv", 0.2, True, thr.value)
+    np.testing.assert_array_equal(back.predict(s_val).toarray(), thr.predict(s_val).toarray())
+    # a stored dictionary from before the new fields reads back with their defaults
+    old = Thresholds.from_dict({"method": "grid", "value": 0.5})
+    assert old.at_least_one is False and old.fbr is None
+
+
+def test_bad_inputs_raise_clear_errors():
+    s, y = make_data(10, n=40, c=6)
+    with pytest.raises(ConfigError, match="use tune_thresholds_cv"):
+        tune_thresholds(s, y, method="per-label-cv")
+    with pytest.raises(ConfigError, match="`fbr` must be a number in \\[0, 1\\]"):
+        tune_thresholds_cv(s, y, s, y, fbr=1.5)
+    with pytest.raises(ConfigError, match="`at_least_one` must be true or false"):
+        tune_thresholds(s, y, at_least_one="yes")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="6 labels but the validation scores 5"):
+        tune_thresholds_cv(s, y, s[:, :5], y[:, :5])
+    with pytest.raises(DataError, match="no positive label"):
+        tune_thresholds_cv(s, y, s, np.zeros_like(y))
+    with pytest.raises(ConfigError, match="needs `per_label` thresholds"):
+        Thresholds("per-label-cv", value=0.5)
