@@ -18,6 +18,7 @@ from mlbalance.training import (
     best_global_micro_f1,
     get_rng_state,
     load_checkpoint,
+    macro_f1_at,
     run_training,
     set_rng_state,
 )
@@ -219,3 +220,13 @@ def test_best_global_micro_f1_matches_brute_force(seed):
     brute_grid = max(f1_score(y.ravel(), scores.ravel() >= c) for c in PAPER_PROBABILITY_GRID)
     assert f1_grid == pytest.approx(brute_grid) and 0.4 <= t_grid <= 0.6
     assert best_global_micro_f1(scores, np.zeros_like(y)) == (0.0, float("inf"))
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.55, 2.0])
+def test_macro_f1_at_matches_sklearn(threshold):
+    rng = np.random.default_rng(4)
+    y = (rng.random((60, 9)) < 0.2).astype(np.float32)
+    y[:, 0] = 0  # a label with no positive: 0 unless predicted, as in sklearn's zero_division=0
+    scores = np.clip(y * 0.4 + rng.random((60, 9)) * 0.6, 0, 1).astype(np.float32)
+    expected = f1_score(y, scores >= np.float32(threshold), average="macro", zero_division=0)
+    assert macro_f1_at(scores, sp.csr_matrix(y), threshold) == pytest.approx(expected, abs=1e-12)

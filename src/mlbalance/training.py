@@ -263,6 +263,27 @@ def best_global_micro_f1(
     return float(f1[best]), float(reported[best])
 
 
+def macro_f1_at(scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, threshold: float) -> float:
+    """Macro-F1 over all labels (a label with no true and no predicted positive counts 0) at one
+    global threshold (``score >= threshold`` is positive), in row chunks of the score matrix."""
+    scores = np.asarray(scores)
+    y = (sp.csr_matrix(y_true) != 0).tocsr()
+    if y.shape != scores.shape:
+        raise ValueError(f"scores have shape {scores.shape} but labels have shape {y.shape}")
+    n_labels = scores.shape[1]
+    if n_labels == 0:
+        return 0.0
+    rows = np.repeat(np.arange(y.shape[0]), np.diff(y.indptr))
+    t = np.asarray(threshold, dtype=scores.dtype if scores.dtype.kind == "f" else np.float64)
+    tp = np.bincount(y.indices[scores[rows, y.indices] >= t], minlength=n_labels)
+    predicted = np.zeros(n_labels, dtype=np.int64)
+    step = max(1, (1 << 22) // n_labels)
+    for start in range(0, scores.shape[0], step):
+        predicted += (scores[start : start + step] >= t).sum(axis=0)
+    denom = predicted + np.bincount(y.indices, minlength=n_labels)
+    return float(np.divide(2.0 * tp, denom, out=np.zeros(n_labels), where=denom > 0).mean())
+
+
 def run_training(
     config: TrainingConfig,
     *,
@@ -433,7 +454,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     return copy.copy(obj)
-
 
 
 def out_of_fold_scores(

@@ -80,6 +80,15 @@ def test_early_stopping_keeps_argmax_epoch(corpus):
         assert len(f1s) - model.best_epoch_ <= 3
 
 
+def test_early_stopping_on_macro_f1_keeps_its_argmax_epoch(corpus):
+    model = TfidfClassifier(
+        loss="bce", lr=400.0, momentum=0.95, max_epochs=8, patience=3, seed=1, monitor="macro_f1"
+    ).fit(corpus)
+    macro = [row["val_macro_f1"] for row in model.history_]
+    assert model.best_epoch_ == 1 + int(np.argmax(macro))
+    assert model.get_config()["monitor"] == "macro_f1"
+
+
 def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, corpus):
     config = {**FAST, "hidden": 16, "dropout": 0.2, "max_epochs": 5, "patience": 5}
     full = TfidfClassifier(**config).fit(corpus)
@@ -126,6 +135,7 @@ def test_hidden_layer_and_adamw_train(corpus):
         ("momentum", 1.5),
         ("min_df", 0),
         ("val_threshold", "median"),
+        ("monitor", "loss"),
         ("dataset", "imdb"),
     ],
 )
