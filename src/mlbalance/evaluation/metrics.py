@@ -95,7 +95,8 @@ def evaluate_predictions(
             f"the label statistics have {stats.n_labels} labels but y_true has {n_labels} columns"
         )
     common = {
-        "threshold": None if thresholds is None else thresholds.value,
+        # the one global threshold; None for per-label ones (per-label-cv's ``value`` is only a fallback)
+        "threshold": None if thresholds is None or thresholds.per_label is not None else thresholds.value,
         "threshold_method": None if thresholds is None else thresholds.method,
     }
     if doc_bins is not None:
