@@ -11,6 +11,7 @@ Examples::
     python benchmarks/tfidf.py --model svm --thresholds grid
     python benchmarks/tfidf.py --model tfidf --set loss=db --sweep lr=5,10,20,40
     python benchmarks/tfidf.py --model tfidf --set loss=cb-ntr --split-seeds 123,1,2,3,4
+    python benchmarks/tfidf.py --model svm --thresholds grid,per-label-cv+1,per-label-cv@0.1+1
 """
 
 from __future__ import annotations
@@ -62,10 +63,17 @@ def run_one(
     data: Path,
     methods: list[str],
     save_scores: Path | None = None,
-    extra: bool = False,
+    folds: int = 3,
 ) -> dict[str, Any]:
-    from mlbalance.evaluation import evaluate, tune_thresholds
+    """Fit one configuration and evaluate it on test with each thresholding method.
+
+    A method is a ``--threshold`` name, optionally with ``+1`` (the at-least-one-label rule) and, for
+    ``per-label-cv``, ``@FBR`` (e.g. ``per-label-cv@0.3+1``; without ``@`` fbr is chosen on
+    validation). ``per-label-cv`` fits ``folds`` more models for the out-of-fold training scores.
+    """
+    from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv
     from mlbalance.models.registry import build_model
+    from mlbalance.training import out_of_fold_scores
 
     corpus = corpus_for(seed, data)
     model = build_model(kind, **config)
@@ -76,11 +84,15 @@ def run_one(
     s_val = model.scores(corpus.validation.texts)
     s_test = model.scores(corpus.test.texts)
     y_val, y_test = corpus.labels("validation"), corpus.labels("test")
+    s_oof = None
+    if any(m.startswith("per-label-cv") for m in methods):
+        s_oof = out_of_fold_scores(lambda: build_model(kind, **config), corpus, folds=folds, seed=0)
     if save_scores is not None:
         save_scores.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
         name = f"{kind}-{digest}-{seed}.npz"
-        np.savez_compressed(save_scores / name, val=s_val, test=s_test, config=json.dumps(config))
+        extra = {} if s_oof is None else {"oof": s_oof}
+        np.savez_compressed(save_scores / name, val=s_val, test=s_test, config=json.dumps(config), **extra)
     result: dict[str, Any] = {
         "model": kind,
         "config": config,
@@ -92,7 +104,22 @@ def run_one(
         "test": {},
     }
     for method in methods:
-        thr = tune_thresholds(s_val, y_val, method=method, score_kind=model.score_kind)
+        name, plus, _ = method.partition("+1")
+        name, _, fbr = name.partition("@")
+        if name == "per-label-cv":
+            thr = tune_thresholds_cv(
+                s_oof,  # type: ignore[arg-type]
+                corpus.labels("train"),
+                s_val,
+                y_val,
+                model.score_kind,
+                fbr=float(fbr) if fbr else None,
+                at_least_one=bool(plus),
+            )
+        else:
+            thr = tune_thresholds(
+                s_val, y_val, method=name, score_kind=model.score_kind, at_least_one=bool(plus)
+            )
         rows = evaluate(s_test, y_test, model.stats_, thr, split="test")
         by_group = {r["group"]: r for r in rows}
         result["test"][method] = {
@@ -100,57 +127,8 @@ def run_one(
             for g in GROUPS
         }
         result["test"][method]["threshold"] = None if thr.value is None else float(thr.value)
-    if extra:
-        result["extra"] = extra_thresholds(kind, config, corpus, model, s_val, s_test)
-        for name, groups in result["extra"].items():
-            print(f"    [{name}] " + " ".join(f"{g}={groups[g][0]:.2f}/{groups[g][1]:.2f}" for g in GROUPS))
+        result["test"][method]["fbr"] = thr.fbr
     return result
-
-
-def extra_thresholds(
-    kind: str, config: dict[str, Any], corpus: Any, model: Any, s_val: np.ndarray, s_test: np.ndarray
-) -> dict[str, Any]:
-    """Two strategies outside the evaluation package, for the record (docs/models.md, section 6).
-
-    ``+top1``: the global grid threshold, and a document with no label above it gets its top label.
-    ``oof-fbr``: per-label thresholds tuned on 3-fold out-of-fold training scores; labels whose
-    out-of-fold F1 at their threshold is below ``fbr`` keep the global grid threshold.
-    """
-    import scipy.sparse as sp
-
-    from mlbalance.evaluation import Thresholds, evaluate_predictions, tune_thresholds
-    from mlbalance.models.registry import build_model
-    from mlbalance.training import out_of_fold_scores
-
-    y_val, y_test, y_train = corpus.labels("validation"), corpus.labels("test"), corpus.labels("train")
-    grid = tune_thresholds(s_val, y_val, method="grid", score_kind=model.score_kind)
-    out: dict[str, Any] = {}
-
-    def cells(pred: Any, thr: Any) -> dict[str, list[float]]:
-        rows = {
-            r["group"]: r for r in evaluate_predictions(y_test, pred, model.stats_, "test", thresholds=thr)
-        }
-        return {g: [round(100 * rows[g]["micro_f1"], 2), round(100 * rows[g]["macro_f1"], 2)] for g in GROUPS}
-
-    pred = sp.csr_matrix(grid.predict(s_test))
-    empty = np.flatnonzero(np.diff(pred.indptr) == 0)
-    top = sp.csr_matrix((np.ones(empty.size), (empty, s_test[empty].argmax(1))), shape=s_test.shape)
-    out["grid+top1"] = cells(((pred + top) > 0).astype(np.float32), grid)
-
-    oof = out_of_fold_scores(lambda: build_model(kind, **config), corpus, folds=3, seed=0)
-    per_label = tune_thresholds(
-        oof, y_train, method="per-label", score_kind=model.score_kind, min_positives=1
-    )
-    p_oof = sp.csc_matrix(per_label.predict(oof))
-    y_csc = sp.csc_matrix(y_train)
-    tp = np.asarray(p_oof.multiply(y_csc).sum(0)).ravel()
-    denom = np.asarray(p_oof.sum(0)).ravel() + np.asarray(y_csc.sum(0)).ravel()
-    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
-    for fbr in (0.1, 0.3):
-        values = np.where(f1 < fbr, grid.value, per_label.per_label)
-        thr = Thresholds("per-label", per_label=values, score_kind=model.score_kind)
-        out[f"oof-fbr{fbr}"] = cells(thr.predict(s_test), thr)
-    return out
 
 
 def mean_over_seeds(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -230,14 +208,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], help="a model option, key=value (JSON value)")
     parser.add_argument("--sweep", default=None, help="key=v1,v2,...: one run per value")
     parser.add_argument("--split-seeds", default="123", help="validation-split seeds, comma-separated")
-    parser.add_argument("--thresholds", default="grid,global-optimal,per-label")
+    parser.add_argument(
+        "--thresholds",
+        default="grid,global-optimal,per-label",
+        help="comma-separated methods; '+1' adds the at-least-one rule, 'per-label-cv@0.3' fixes fbr",
+    )
+    parser.add_argument("--folds", type=int, default=3, help="folds of the per-label-cv scores")
     parser.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     parser.add_argument("--tag", default="", help="free text stored with the result")
     parser.add_argument("--save-scores", type=Path, default=None, help="keep validation/test scores here")
     parser.add_argument("--speed", action="store_true", help="time one epoch: LazySGD vs dense SGD")
-    parser.add_argument(
-        "--extra-thresholds", action="store_true", help="also top-1 fallback and out-of-fold per-label rows"
-    )
     args = parser.parse_args(argv)
     if args.speed:
         speed(args.data)
@@ -255,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for sweep in sweeps:
         config = {**base, **sweep}
         results = [
-            run_one(args.model, config, seed, args.data, methods, args.save_scores, args.extra_thresholds)
+            run_one(args.model, config, seed, args.data, methods, args.save_scores, args.folds)
             for seed in seeds
         ]
         summary = {
