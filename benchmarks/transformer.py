@@ -258,6 +258,7 @@ def cmd_quality(args) -> None:
         recipe="paper",
         max_length=args.max_length,
         max_epochs=args.max_epochs,
+        patience=args.patience,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
@@ -352,6 +353,7 @@ def main(argv=None) -> None:
     p.add_argument("--loss", default="db")
     p.add_argument("--max-length", type=int, default=32)
     p.add_argument("--max-epochs", type=int, default=2)
+    p.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: 5)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
