@@ -17,10 +17,9 @@ Five methods (:func:`tune_thresholds`, and :func:`tune_thresholds_cv` for the fi
 - ``"per-label-cv"`` — per-label thresholds tuned on **out-of-fold training scores** (each training
   document scored by a model fitted without it, :func:`mlbalance.training.out_of_fold_scores`), which
   hold several times more positives of a rare label than validation does; a label whose out-of-fold F1
-  at its best threshold is below ``fbr`` keeps the global grid threshold of validation instead (the
-  SCutFBR rule of LibMultiLabel's thresholding; without it a label with no recoverable positive gets a
-  threshold below most scores). ``fbr=None`` picks it from :data:`FBR_CANDIDATES` by validation
-  macro-F1.
+  at its best threshold is below ``fbr`` gets a threshold just above its highest validation score
+  instead (the SCutFBR.1 rule; without it a label with no recoverable positive gets a threshold below
+  most scores). ``fbr=None`` picks it from :data:`FBR_CANDIDATES` by validation macro-F1.
 
 Any method but top-k may add ``at_least_one``: a document with no score above its threshold gets its
 top-scoring label (for corpora where every document has a label; thresholds are tuned without it).
@@ -50,7 +49,7 @@ ScoreKind = Literal["probability", "decision"]
 
 METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k", "per-label-cv")
 #: ``fbr`` values :func:`tune_thresholds_cv` chooses from when it is not given.
-FBR_CANDIDATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
+FBR_CANDIDATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 SCORE_KINDS: tuple[str, ...] = ("probability", "decision")
 
 #: The authors' grids: probabilities 0.40..0.60 step 0.01; SVM decision values -1.0..1.0 step 0.1.
@@ -66,13 +65,14 @@ class Thresholds:
 
     Attributes:
         method: one of :data:`METHODS`.
-        value: the global threshold (grid, global-optimal; per-label-cv: the fallback), else None.
+        value: the global threshold (grid, global-optimal; per-label-cv with the grid fallback), else
+            None.
         per_label: float64 array ``(C,)`` of per-label thresholds (per-label, per-label-cv), else None.
         k: labels per document (top-k), else None.
         score_kind: ``"probability"`` or ``"decision"``: what the scores were.
         validation_micro_f1: micro-F1 on the validation scores, if known.
         at_least_one: a document with no label above threshold gets its top-scoring label.
-        fbr: per-label-cv: labels whose out-of-fold F1 was below this keep the fallback ``value``.
+        fbr: per-label-cv: labels whose out-of-fold F1 was below this took the fallback threshold.
     """
 
     method: ThresholdMethod
@@ -298,14 +298,23 @@ def tune_thresholds_cv(
     score_kind: ScoreKind = "probability",
     *,
     fbr: float | None = None,
+    fallback: Literal["highest", "highest-oof", "grid"] = "highest",
     grid: np.ndarray | list[float] | tuple[float, ...] | None = None,
     at_least_one: bool = False,
 ) -> Thresholds:
     """Per-label thresholds tuned on out-of-fold training scores (method ``"per-label-cv"``).
 
     Each label's threshold maximises its F1 on ``scores_oof`` (exact, midpoints as for
-    ``"per-label"``). A label whose out-of-fold F1 there is below ``fbr`` (and a label with no
-    training positive) takes the global grid threshold tuned on validation instead.
+    ``"per-label"``). A label whose out-of-fold F1 there is below ``fbr``, and a label with no
+    training positive, takes the ``fallback`` threshold instead:
+
+    - ``"highest"`` (default): just above the label's highest **validation** score, so the label is
+      predicted only for a document that scores higher than every validation document. This is the
+      SCutFBR.1 rule measured on the final model's own scores, so it stays right when the
+      out-of-fold models' scores are on another scale (a network trained on fewer documents).
+    - ``"highest-oof"``: just above the label's highest out-of-fold score (SCutFBR.1 as LibMultiLabel
+      applies it; suits models whose scores keep their scale across fits, such as the SVM).
+    - ``"grid"``: the global grid threshold tuned on validation.
 
     Args:
         scores_oof: ``(n_train, C)`` out-of-fold scores of the training documents
@@ -314,15 +323,17 @@ def tune_thresholds_cv(
         scores_val: ``(n_val, C)`` validation scores of the final model.
         y_val: the validation labels, same shape.
         score_kind: ``"probability"`` or ``"decision"``; picks the default grid.
-        fbr: the F1 below which a label falls back to the global threshold, in [0, 1]; None picks the
-            value of :data:`FBR_CANDIDATES` with the best validation macro-F1 (ties: best micro-F1,
+        fbr: the F1 below which a label takes the fallback, in [0, 1]; None picks the value of
+            :data:`FBR_CANDIDATES` with the best validation macro-F1 (with ``"highest"``, each fifth
+            of validation predicted with the fallback of the other four fifths; ties: best micro-F1,
             then the smallest value).
-        grid: candidate global thresholds (default the paper's grid for ``score_kind``).
+        fallback: ``"highest"``, ``"highest-oof"`` or ``"grid"`` (above).
+        grid: candidate global thresholds for ``fallback="grid"`` (default the paper's grid).
         at_least_one: as for :func:`tune_thresholds`.
 
     Returns:
-        :class:`Thresholds` with method ``"per-label-cv"``, the chosen ``fbr``, the fallback ``value``
-        and the validation micro-F1.
+        :class:`Thresholds` with method ``"per-label-cv"``, the chosen ``fbr`` and the validation
+        micro-F1 (``value`` holds the global grid threshold with ``fallback="grid"``, else None).
 
     Raises:
         ConfigError: a bad option value.
@@ -330,6 +341,8 @@ def tune_thresholds_cv(
     """
     if score_kind not in SCORE_KINDS:
         raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {score_kind!r}")
+    if fallback not in ("highest", "highest-oof", "grid"):
+        raise ConfigError(f"`fallback` must be one of ('highest', 'highest-oof', 'grid'), got {fallback!r}")
     if fbr is not None and (isinstance(fbr, bool) or not isinstance(fbr, (int, float)) or not 0 <= fbr <= 1):
         raise ConfigError(f"`fbr` must be a number in [0, 1] or None, got {fbr!r}")
     if not isinstance(at_least_one, (bool, np.bool_)):
@@ -344,38 +357,77 @@ def tune_thresholds_cv(
         )
     if y_v.nnz == 0:
         raise DataError("`y_val` has no positive label: a threshold cannot be tuned on it")
-    fallback, _ = _tune_grid(s_val, y_v, _check_grid(grid, score_kind))
-    # labels with no training positive get the fallback here (F1 0 < any fbr > 0, or fbr = 0 below)
-    per_label, _ = _per_label_optimal(s_oof, y_oof, 1, fallback)
+    if fallback == "grid":
+        value: float | None = _tune_grid(s_val, y_v, _check_grid(grid, score_kind))[0]
+    else:
+        value = None
+    per_label, _ = _per_label_optimal(s_oof, y_oof, 1, 0.0)
     counts = _core.label_counts(y_oof, Thresholds("per-label", per_label=per_label)._predict(s_oof))
     denominator = 2 * counts.tp + counts.fp + counts.fn
     oof_f1 = np.divide(2 * counts.tp, denominator, out=np.zeros(per_label.shape), where=denominator > 0)
-    candidates = FBR_CANDIDATES if fbr is None else (float(fbr),)
-    best: tuple[float, float, float] | None = None
-    chosen: Thresholds | None = None
-    for value in candidates:
-        thr = Thresholds(
+    unseen = counts.support == 0
+
+    def thresholds_for(candidate: float, fallback_scores: np.ndarray | None) -> Thresholds:
+        if value is not None:
+            fall = np.full(per_label.shape, value)
+        else:
+            highest = (s_oof if fallback == "highest-oof" else fallback_scores).max(axis=0)  # type: ignore[union-attr]
+            above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
+            fall = np.where(np.isfinite(above), above, highest).astype(np.float64)
+        return Thresholds(
             "per-label-cv",
-            value=fallback,
-            per_label=np.where(oof_f1 < value, fallback, per_label),
+            value=value,
+            per_label=np.where((oof_f1 < candidate) | unseen, fall, per_label),
             score_kind=score_kind,
             at_least_one=bool(at_least_one),
-            fbr=value,
+            fbr=candidate,
         )
-        c = _core.label_counts(y_v, thr._predict(s_val))
-        m = _core.reduce_counts(c.tp, c.fp, c.fn)
-        key = (m["macro_f1"] or 0.0, m["micro_f1"] or 0.0, -value)
-        if best is None or key > best:
-            best, chosen = key, dataclasses.replace(thr, validation_micro_f1=m["micro_f1"])
-    assert chosen is not None
+
+    if fbr is not None:
+        chosen = thresholds_for(float(fbr), s_val)
+    else:
+        chosen = _choose_fbr(thresholds_for, s_val, y_v, cross_fit=fallback == "highest")
+    chosen = dataclasses.replace(chosen, validation_micro_f1=_micro(chosen, s_val, y_v))
     logger.info(
-        "per-label-cv thresholds: fbr %g; %d of %d labels keep the global threshold %g",
+        "per-label-cv thresholds: fbr %g; %d of %d labels take the %s fallback",
         chosen.fbr,
-        int((oof_f1 < chosen.fbr).sum()),  # type: ignore[operator]
+        int(((oof_f1 < chosen.fbr) | unseen).sum()),  # type: ignore[operator]
         oof_f1.size,
         fallback,
     )
     return chosen
+
+
+def _choose_fbr(
+    thresholds_for: Any, s_val: np.ndarray, y_val: sp.csr_matrix, cross_fit: bool, folds: int = 5
+) -> Thresholds:
+    """The thresholds of the :data:`FBR_CANDIDATES` value with the best validation macro-F1.
+
+    With ``cross_fit`` (the fallback is computed from validation scores) validation is split into
+    ``folds`` parts and each part is predicted with the fallback of the others; otherwise a fallback
+    label's threshold would by construction predict no validation document, and the choice would
+    always fall on the smallest value. Ties go to the better micro-F1, then the smaller value.
+    """
+    n_docs = s_val.shape[0]
+    parts = np.random.default_rng(0).permutation(n_docs) % min(folds, n_docs) if cross_fit else None
+    best: tuple[float, float, float] | None = None
+    chosen = None
+    for candidate in FBR_CANDIDATES:
+        if parts is None or n_docs < 2:
+            c = _core.label_counts(y_val, thresholds_for(candidate, s_val)._predict(s_val))
+            tp, fp, fn = c.tp, c.fp, c.fn
+        else:
+            tp = fp = fn = 0
+            for k in range(int(parts.max()) + 1):
+                held = parts == k
+                thr = thresholds_for(candidate, s_val[~held])
+                c = _core.label_counts(y_val[np.flatnonzero(held)], thr._predict(s_val[held]))
+                tp, fp, fn = tp + c.tp, fp + c.fp, fn + c.fn
+        m = _core.reduce_counts(tp, fp, fn)  # type: ignore[arg-type]
+        key = (m["macro_f1"] or 0.0, m["micro_f1"] or 0.0, -candidate)
+        if best is None or key > best:
+            best, chosen = key, candidate
+    return thresholds_for(chosen, s_val)
 
 
 def _with_top_label(pred: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:
