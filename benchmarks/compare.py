@@ -3,7 +3,7 @@
 Runs the commands as a user would (a fresh process each, a fresh output folder, nothing reused) and
 reports the whole ``compare`` (eight losses + SVM by default) and the median of ``--repeat`` single
 ``train`` runs (TF-IDF + DB), plus each run's fit / evaluate seconds read from its ``timing.json``.
-Targets (issue 7): the whole compare under 10 minutes, a single train under 60 s, on 2 CPU cores.
+Targets: the whole compare under 10 minutes, a single train under 60 s, on 2 CPU cores.
 
 Examples::
 

@@ -11,7 +11,7 @@ Examples::
     python benchmarks/tfidf.py --model svm --thresholds grid
     python benchmarks/tfidf.py --model tfidf --set loss=db --sweep lr=5,10,20,40
     python benchmarks/tfidf.py --model tfidf --set loss=cb-ntr --split-seeds 123,1,2,3,4
-    python benchmarks/tfidf.py --model svm --thresholds grid,per-label-cv+1,per-label-cv@0.1+1
+    python benchmarks/tfidf.py --model svm --thresholds grid,per-label-cv+1,per-label-cv@0.1/grid+1
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def run_one(
     """Fit one configuration and evaluate it on test with each thresholding method.
 
     A method is a ``--threshold`` name, optionally with ``+1`` (the at-least-one-label rule) and, for
-    ``per-label-cv``, ``@FBR`` (e.g. ``per-label-cv@0.3+1``; without ``@`` fbr is chosen on
-    validation). ``per-label-cv`` fits ``folds`` more models for the out-of-fold training scores.
+    ``per-label-cv``, ``@FBR`` and ``/FALLBACK`` (e.g. ``per-label-cv@0.1/grid+1``; without ``@`` fbr
+    is chosen on validation, without ``/`` the fallback is ``highest``). ``per-label-cv`` fits
+    ``folds`` more models for the out-of-fold training scores.
     """
     from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv
     from mlbalance.models.registry import build_model
@@ -105,6 +106,7 @@ def run_one(
     }
     for method in methods:
         name, plus, _ = method.partition("+1")
+        name, _, fallback = name.partition("/")
         name, _, fbr = name.partition("@")
         if name == "per-label-cv":
             thr = tune_thresholds_cv(
@@ -114,6 +116,7 @@ def run_one(
                 y_val,
                 model.score_kind,
                 fbr=float(fbr) if fbr else None,
+                fallback=fallback or "highest",  # type: ignore[arg-type]
                 at_least_one=bool(plus),
             )
         else:
@@ -211,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--thresholds",
         default="grid,global-optimal,per-label",
-        help="comma-separated methods; '+1' adds the at-least-one rule, 'per-label-cv@0.3' fixes fbr",
+        help="comma-separated methods; '+1' adds the at-least-one rule; per-label-cv takes '@FBR' "
+        "and '/FALLBACK' (highest, highest-oof, grid), e.g. per-label-cv@0.1/grid+1",
     )
     parser.add_argument("--folds", type=int, default=3, help="folds of the per-label-cv scores")
     parser.add_argument("--out", type=Path, default=None, help="append JSON lines here")
