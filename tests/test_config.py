@@ -54,6 +54,10 @@ def test_train_config_defaults_and_round_trip_dict():
         ({"dataset": "d", "threshold": "grid", "top_k": 2}, "applies only to --threshold top-k"),
         ({"dataset": "d", "threshold": "top-k", "top_k": 0}, r"`top_k` must be an integer >= 1, got 0"),
         ({"dataset": "d", "losses": "all"}, "setting of `compare`"),
+        ({"dataset": "d", "threshold": "per-label-cv", "cv_folds": 1}, r"`cv_folds` must be an integer >= 2"),
+        ({"dataset": "d", "threshold": "per-label-cv", "fbr": 1.5}, r"`fbr` must be a number in \[0, 1\]"),
+        ({"dataset": "d", "fbr": 0.2}, "applies only to --threshold per-label-cv"),
+        ({"dataset": "d", "at_least_one": "yes"}, "`at_least_one` must be true or false"),
         ({"dataset": "d", "model_options": {"seed": 3}}, "`seed` is a run setting"),
         ({"dataset": "d", "max_epochs": object()}, "must hold plain values"),
     ],
@@ -61,6 +65,23 @@ def test_train_config_defaults_and_round_trip_dict():
 def test_train_config_rejects_bad_values(values, match):
     with pytest.raises(ConfigError, match=match):
         TrainConfig.from_mapping(values)
+
+
+def test_threshold_settings_are_run_keys_not_model_options():
+    config = TrainConfig.from_mapping(
+        {
+            "dataset": "d",
+            "threshold": "per-label-cv",
+            "cv-folds": 5,
+            "fbr": 0.3,
+            "at-least-one": True,
+            "lr": 2,
+        }
+    )
+    assert (config.threshold.method, config.threshold.cv_folds) == ("per-label-cv", 5)
+    assert (config.threshold.fbr, config.threshold.at_least_one) == (0.3, True)
+    assert dict(config.model_options) == {"lr": 2}
+    assert ThresholdConfig.from_values(config.threshold.to_values()) == config.threshold
 
 
 def test_compare_config_resolves_losses_and_cells():
