@@ -73,6 +73,10 @@ def add_model_arguments(
     parser.add_argument("--config", metavar="FILE", help="YAML or TOML file of settings (flags win over it)")
 
 
+#: The flags of :func:`add_threshold_options` and ``--threshold``, as settings keys.
+THRESHOLD_FLAGS = ("threshold", "top_k", "at_least_one", "cv_folds", "fbr")
+
+
 def add_threshold_options(group: Any) -> None:
     """The options of the thresholding methods (``--threshold`` itself is added by the caller)."""
     group.add_argument("--top-k", type=int, help="labels per document for --threshold top-k")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from mlbalance.cli._common import (
+    THRESHOLD_FLAGS,
     TqdmProgress,
     add_data_arguments,
     add_model_arguments,
@@ -16,20 +17,7 @@ from mlbalance.cli._common import (
     settings_from,
 )
 
-RUN_KEYS = (
-    "dataset",
-    "data",
-    "model",
-    "losses",
-    "svm",
-    "svm_backend",
-    "seed",
-    "threshold",
-    "top_k",
-    "at_least_one",
-    "cv_folds",
-    "fbr",
-)
+RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", *THRESHOLD_FLAGS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from mlbalance.cli._common import (
+    THRESHOLD_FLAGS,
     TqdmProgress,
     add_data_arguments,
     add_model_arguments,
@@ -13,18 +14,7 @@ from mlbalance.cli._common import (
     settings_from,
 )
 
-RUN_KEYS = (
-    "dataset",
-    "data",
-    "model",
-    "loss",
-    "seed",
-    "threshold",
-    "top_k",
-    "at_least_one",
-    "cv_folds",
-    "fbr",
-)
+RUN_KEYS = ("dataset", "data", "model", "loss", "seed", *THRESHOLD_FLAGS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
