@@ -31,7 +31,10 @@ def reference_cv(s_oof, y_train, s_val, y_val, fbr, fallback):
             continue
         candidates = np.unique(s_oof[:, c])
         f1 = [label_f1(s_oof[:, c], y_train[:, c], v) for v in candidates]
-        out[c] = fall if max(f1) < fbr else candidates[int(np.argmax(f1))]
+        own = candidates[int(np.argmax(f1))]
+        # the rate guard: no more than 5 x (training rate x n_val + 1) validation documents
+        fires = (s_val[:, c] >= own).sum() > 5 * (y_train[:, c].mean() * len(s_val) + 1)
+        out[c] = fall if max(f1) < fbr or fires else own
     return out
 
 
@@ -153,3 +156,24 @@ def test_bad_inputs_raise_clear_errors():
         tune_thresholds_cv(s, y, s, np.zeros_like(y))
     with pytest.raises(ConfigError, match="needs `per_label` thresholds"):
         Thresholds("per-label-cv", value=0.5)
+
+
+def test_a_label_firing_far_above_its_training_rate_takes_the_fallback():
+    s_oof, y_train = make_data(11, n=200, c=6)
+    s_val, y_val = make_data(12, n=80, c=6)
+    y_train[:, 5] = 0
+    y_train[:4, 5] = 1
+    s_oof[:, 5] = 0.1
+    s_oof[:4, 5] = 0.9  # out of fold label 5 is perfectly separated: its own threshold is ~0.5
+    s_val[:, 5] = 0.2
+    plain = tune_thresholds_cv(s_oof, y_train, s_val, y_val, fbr=0.1, fallback="grid")
+    assert plain.per_label[5] == pytest.approx(0.5)
+    s_val[:, 5] = 0.95  # the final model scores label 5 above that on every validation document
+    guarded = tune_thresholds_cv(s_oof, y_train, s_val, y_val, fbr=0.1, fallback="grid")
+    # 80 predicted > RATE_GUARD * (4 / 200 * 80 + 1) = 13: the label takes the fallback
+    assert guarded.per_label[5] == guarded.value
+    for c in range(5):  # the other labels are untouched (the grid fallback moved with label 5's scores)
+        if plain.per_label[c] == plain.value:
+            assert guarded.per_label[c] == guarded.value
+        else:
+            assert guarded.per_label[c] == plain.per_label[c]

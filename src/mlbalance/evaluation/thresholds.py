@@ -50,6 +50,9 @@ ScoreKind = Literal["probability", "decision"]
 METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k", "per-label-cv")
 #: ``fbr`` values :func:`tune_thresholds_cv` chooses from when it is not given.
 FBR_CANDIDATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+#: per-label-cv: a label whose out-of-fold threshold would predict it on more than
+#: ``RATE_GUARD × (training rate × n + 1)`` validation documents takes the fallback threshold.
+RATE_GUARD = 5
 SCORE_KINDS: tuple[str, ...] = ("probability", "decision")
 
 #: The authors' grids: probabilities 0.40..0.60 step 0.01; SVM decision values -1.0..1.0 step 0.1.
@@ -305,8 +308,11 @@ def tune_thresholds_cv(
     """Per-label thresholds tuned on out-of-fold training scores (method ``"per-label-cv"``).
 
     Each label's threshold maximises its F1 on ``scores_oof`` (exact, midpoints as for
-    ``"per-label"``). A label whose out-of-fold F1 there is below ``fbr``, and a label with no
-    training positive, takes the ``fallback`` threshold instead:
+    ``"per-label"``). A label whose out-of-fold F1 there is below ``fbr``, a label with no training
+    positive, and a label that its threshold would predict on more than :data:`RATE_GUARD` × (its
+    training rate × n_val + 1) validation documents (the out-of-fold models, fitted on part of the
+    data, can score a rare label on another scale than the final model: seen with focal-type losses)
+    take the ``fallback`` threshold instead:
 
     - ``"highest"`` (default): just above the label's highest **validation** score, so the label is
       predicted only for a document that scores higher than every validation document. This is the
@@ -366,18 +372,25 @@ def tune_thresholds_cv(
     denominator = 2 * counts.tp + counts.fp + counts.fn
     oof_f1 = np.divide(2 * counts.tp, denominator, out=np.zeros(per_label.shape), where=denominator > 0)
     unseen = counts.support == 0
+    train_rate = counts.support / max(1, s_oof.shape[0])
 
-    def thresholds_for(candidate: float, fallback_scores: np.ndarray | None) -> Thresholds:
+    def thresholds_for(candidate: float, scores: np.ndarray) -> Thresholds:
+        """The thresholds at one ``fbr``, with the fallback and the rate guard measured on ``scores``."""
         if value is not None:
             fall = np.full(per_label.shape, value)
         else:
-            highest = (s_oof if fallback == "highest-oof" else fallback_scores).max(axis=0)  # type: ignore[union-attr]
+            highest = (s_oof if fallback == "highest-oof" else scores).max(axis=0)
             above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
             fall = np.where(np.isfinite(above), above, highest).astype(np.float64)
+        own = (oof_f1 >= candidate) & ~unseen
+        predicted = np.bincount(
+            Thresholds("per-label", per_label=per_label)._predict(scores).indices, minlength=per_label.size
+        )
+        own &= predicted <= RATE_GUARD * train_rate * scores.shape[0] + RATE_GUARD
         return Thresholds(
             "per-label-cv",
             value=value,
-            per_label=np.where((oof_f1 < candidate) | unseen, fall, per_label),
+            per_label=np.where(own, per_label, fall),
             score_kind=score_kind,
             at_least_one=bool(at_least_one),
             fbr=candidate,
@@ -391,7 +404,7 @@ def tune_thresholds_cv(
     logger.info(
         "per-label-cv thresholds: fbr %g; %d of %d labels take the %s fallback",
         chosen.fbr,
-        int(((oof_f1 < chosen.fbr) | unseen).sum()),  # type: ignore[operator]
+        int(np.sum(chosen.per_label != per_label)),
         oof_f1.size,
         fallback,
     )
