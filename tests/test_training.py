@@ -175,6 +175,63 @@ def test_resume_of_a_finished_run_trains_nothing(tmp_path):
     assert again.history == first.history
 
 
+def test_raising_max_epochs_continues_a_run_that_ended_at_its_cap(tmp_path):
+    # 7 epochs in one go equal 4 epochs, then a resume with max_epochs raised to 7
+    model, opt, sched, train_epoch, validate = _toy_problem()
+    full = run_training(
+        TrainingConfig(max_epochs=7, patience=7, seed=5),
+        model=model,
+        optimizer=opt,
+        scheduler=sched,
+        train_epoch=train_epoch,
+        validate=validate,
+    )
+    model, opt, sched, train_epoch, validate = _toy_problem()
+    kwargs = dict(optimizer=opt, scheduler=sched, train_epoch=train_epoch, validate=validate)
+    run_training(
+        TrainingConfig(max_epochs=4, patience=7, seed=5), model=model, checkpoint_dir=tmp_path, **kwargs
+    )
+    more = run_training(
+        TrainingConfig(max_epochs=7, patience=7, seed=5),
+        model=model,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        **kwargs,
+    )
+    assert more.resumed_from == 4 and more.history == full.history
+
+
+def test_an_early_stopped_run_stays_stopped_when_max_epochs_is_raised(tmp_path):
+    model, opt, _, train_epoch, _ = _toy_problem()
+
+    def falling(epoch):
+        return {"val_micro_f1": 1.0 / epoch}  # best at epoch 1: patience 2 stops after epoch 3
+
+    first = run_training(
+        TrainingConfig(max_epochs=5, patience=2, seed=0),
+        model=model,
+        optimizer=opt,
+        train_epoch=train_epoch,
+        validate=falling,
+        checkpoint_dir=tmp_path,
+    )
+    assert first.stopped_early and len(first.history) == 3
+
+    def fail(epoch):
+        raise AssertionError("trained again")
+
+    again = run_training(
+        TrainingConfig(max_epochs=9, patience=2, seed=0),
+        model=model,
+        optimizer=opt,
+        train_epoch=fail,
+        validate=falling,
+        checkpoint_dir=tmp_path,
+        resume=True,
+    )
+    assert again.history == first.history
+
+
 def test_resume_checks_the_fingerprint_and_needs_a_folder(tmp_path):
     cfg = TrainingConfig(max_epochs=1, seed=0)
     model, opt, _, train_epoch, validate = _toy_problem()

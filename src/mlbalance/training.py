@@ -350,7 +350,9 @@ def run_training(
         set_rng_state(ckpt["rng"])
         resumed_from = int(ckpt["epoch"])
         start_epoch = resumed_from + 1
-        finished = bool(ckpt["finished"])
+        # A run that ended at its epoch cap goes on when max_epochs is raised; one that stopped early
+        # stays stopped (the early-stopping state says so).
+        finished = bool(ckpt["finished"]) and (stopper.should_stop or resumed_from >= config.max_epochs)
         logger.info("resuming from %s after epoch %d", ckpt_path, resumed_from)
     else:
         if resume:
