@@ -67,7 +67,7 @@ class ThresholdConfig:
             extra fits of the model).
         k: the number of labels per document for ``"top-k"`` (None: chosen on validation).
         cv_folds: folds of the out-of-fold scores for ``"per-label-cv"`` (>= 2).
-        fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this keep the global threshold
+        fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold
             (None: chosen on validation).
         at_least_one: a document with no label above threshold gets its top-scoring label.
     """

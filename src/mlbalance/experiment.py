@@ -259,8 +259,8 @@ def train(
         top_k: labels per document for ``threshold="top-k"``.
         at_least_one: give a document with no label above threshold its top-scoring label.
         cv_folds: folds for ``threshold="per-label-cv"``.
-        fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this keep the global threshold
-            (None: chosen on validation among 0.1–0.5).
+        fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold,
+            just above their highest validation score (None: chosen on validation among 0.1–0.8).
         resume: continue an interrupted run in ``out`` from its checkpoint.
         overwrite: replace a finished run in ``out``.
         progress: a :class:`~mlbalance.models.base.ProgressCallback`.

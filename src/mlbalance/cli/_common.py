@@ -94,8 +94,9 @@ def add_threshold_options(group: Any) -> None:
     group.add_argument(
         "--fbr",
         type=float,
-        help="per-label-cv: labels whose out-of-fold F1 is below this keep the global threshold "
-        "(default: chosen on validation among 0.1-0.5)",
+        help="per-label-cv: labels whose out-of-fold F1 is below this get a threshold just above their "
+        "highest validation score "
+        "(default: chosen on validation among 0.1-0.8)",
     )
 
 
