@@ -374,32 +374,36 @@ def tune_thresholds_cv(
     unseen = counts.support == 0
     train_rate = counts.support / max(1, s_oof.shape[0])
 
-    def thresholds_for(candidate: float, scores: np.ndarray) -> Thresholds:
-        """The thresholds at one ``fbr``, with the fallback and the rate guard measured on ``scores``."""
+    def rule_for(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fallback thresholds and the labels passing the rate guard, measured on ``scores``."""
         if value is not None:
             fall = np.full(per_label.shape, value)
         else:
             highest = (s_oof if fallback == "highest-oof" else scores).max(axis=0)
             above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
             fall = np.where(np.isfinite(above), above, highest).astype(np.float64)
-        own = (oof_f1 >= candidate) & ~unseen
         predicted = np.bincount(
             Thresholds("per-label", per_label=per_label)._predict(scores).indices, minlength=per_label.size
         )
-        own &= predicted <= RATE_GUARD * train_rate * scores.shape[0] + RATE_GUARD
+        guarded = predicted <= RATE_GUARD * train_rate * scores.shape[0] + RATE_GUARD
+        return fall, guarded & ~unseen
+
+    def thresholds_at(candidate: float, rule: tuple[np.ndarray, np.ndarray]) -> Thresholds:
+        """The thresholds at one ``fbr``: a label keeps its own unless it fails ``fbr`` or the rule."""
+        fall, keeps = rule
         return Thresholds(
             "per-label-cv",
             value=value,
-            per_label=np.where(own, per_label, fall),
+            per_label=np.where(keeps & (oof_f1 >= candidate), per_label, fall),
             score_kind=score_kind,
             at_least_one=bool(at_least_one),
             fbr=candidate,
         )
 
     if fbr is not None:
-        chosen = thresholds_for(float(fbr), s_val)
+        chosen = thresholds_at(float(fbr), rule_for(s_val))
     else:
-        chosen = _choose_fbr(thresholds_for, s_val, y_v, cross_fit=fallback == "highest")
+        chosen = _choose_fbr(rule_for, thresholds_at, s_val, y_v, cross_fit=fallback == "highest")
     chosen = dataclasses.replace(chosen, validation_micro_f1=_micro(chosen, s_val, y_v))
     logger.info(
         "per-label-cv thresholds: fbr %g; %d of %d labels take the %s fallback",
@@ -412,7 +416,12 @@ def tune_thresholds_cv(
 
 
 def _choose_fbr(
-    thresholds_for: Any, s_val: np.ndarray, y_val: sp.csr_matrix, cross_fit: bool, folds: int = 5
+    rule_for: Any,
+    thresholds_at: Any,
+    s_val: np.ndarray,
+    y_val: sp.csr_matrix,
+    cross_fit: bool,
+    folds: int = 5,
 ) -> Thresholds:
     """The thresholds of the :data:`FBR_CANDIDATES` value with the best validation macro-F1.
 
@@ -422,25 +431,25 @@ def _choose_fbr(
     always fall on the smallest value. Ties go to the better micro-F1, then the smaller value.
     """
     n_docs = s_val.shape[0]
-    parts = np.random.default_rng(0).permutation(n_docs) % min(folds, n_docs) if cross_fit else None
+    if cross_fit and n_docs >= 2:
+        parts = np.random.default_rng(0).permutation(n_docs) % min(folds, n_docs)
+        held_out = [np.flatnonzero(parts == k) for k in range(int(parts.max()) + 1)]
+        # (held-out rows, their scores, their labels, the rule measured on the other parts)
+        pieces = [(s_val[rows], y_val[rows], rule_for(np.delete(s_val, rows, axis=0))) for rows in held_out]
+    else:
+        pieces = [(s_val, y_val, rule_for(s_val))]
     best: tuple[float, float, float] | None = None
-    chosen = None
+    chosen = FBR_CANDIDATES[0]
     for candidate in FBR_CANDIDATES:
-        if parts is None or n_docs < 2:
-            c = _core.label_counts(y_val, thresholds_for(candidate, s_val)._predict(s_val))
-            tp, fp, fn = c.tp, c.fp, c.fn
-        else:
-            tp = fp = fn = 0
-            for k in range(int(parts.max()) + 1):
-                held = parts == k
-                thr = thresholds_for(candidate, s_val[~held])
-                c = _core.label_counts(y_val[np.flatnonzero(held)], thr._predict(s_val[held]))
-                tp, fp, fn = tp + c.tp, fp + c.fp, fn + c.fn
+        tp = fp = fn = 0
+        for scores, labels, rule in pieces:
+            c = _core.label_counts(labels, thresholds_at(candidate, rule)._predict(scores))
+            tp, fp, fn = tp + c.tp, fp + c.fp, fn + c.fn
         m = _core.reduce_counts(tp, fp, fn)  # type: ignore[arg-type]
         key = (m["macro_f1"] or 0.0, m["micro_f1"] or 0.0, -candidate)
         if best is None or key > best:
             best, chosen = key, candidate
-    return thresholds_for(chosen, s_val)
+    return thresholds_at(chosen, rule_for(s_val))
 
 
 def _with_top_label(pred: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:
