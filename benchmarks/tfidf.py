@@ -69,12 +69,12 @@ def run_one(
 
     A method is a ``--threshold`` name, optionally with ``+1`` (the at-least-one-label rule) and, for
     ``per-label-cv``, ``@FBR`` and ``/FALLBACK`` (e.g. ``per-label-cv@0.1/grid+1``; without ``@`` fbr
-    is chosen on validation, without ``/`` the fallback is ``highest``). ``per-label-cv`` fits
-    ``folds`` more models for the out-of-fold training scores.
+    is chosen on validation, without ``/`` the fallback is ``highest``). ``per-label-cv`` and
+    ``micromacro-cv`` fit ``folds`` more models for the out-of-fold training scores.
     """
-    from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv
+    from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv, tune_thresholds_micromacro
     from mlbalance.models.registry import build_model
-    from mlbalance.training import out_of_fold_scores
+    from mlbalance.training import fold_assignment, out_of_fold_scores
 
     corpus = corpus_for(seed, data)
     model = build_model(kind, **config)
@@ -86,7 +86,7 @@ def run_one(
     s_test = model.scores(corpus.test.texts)
     y_val, y_test = corpus.labels("validation"), corpus.labels("test")
     s_oof = None
-    if any(m.startswith("per-label-cv") for m in methods):
+    if any(m.startswith(("per-label-cv", "micromacro-cv")) for m in methods):
         s_oof = out_of_fold_scores(lambda: build_model(kind, **config), corpus, folds=folds, seed=0)
     if save_scores is not None:
         save_scores.mkdir(parents=True, exist_ok=True)
@@ -117,6 +117,16 @@ def run_one(
                 model.score_kind,
                 fbr=float(fbr) if fbr else None,
                 fallback=fallback or "highest",  # type: ignore[arg-type]
+                at_least_one=bool(plus),
+            )
+        elif name == "micromacro-cv":
+            thr = tune_thresholds_micromacro(
+                s_oof,  # type: ignore[arg-type]
+                corpus.labels("train"),
+                fold_assignment(len(corpus.train), folds, seed=0),
+                s_val,
+                y_val,
+                model.score_kind,
                 at_least_one=bool(plus),
             )
         else:

@@ -137,6 +137,31 @@ def test_per_label_cv_fits_one_model_per_fold_and_tunes_on_their_scores(
     assert again.metrics == run.metrics
 
 
+def test_train_with_micromacro_thresholds(tmp_path, fake_tfidf, small_keyword_corpus):
+    from mlbalance.evaluation import tune_thresholds_micromacro
+    from mlbalance.training import fold_assignment, out_of_fold_scores
+
+    out = tmp_path / "run"
+    run = train(small_keyword_corpus, out=out, threshold="micromacro-cv", cv_folds=2)
+    n = len(small_keyword_corpus.train)
+    oof = out_of_fold_scores(lambda: fake_tfidf(), small_keyword_corpus, folds=2, seed=0)
+    expected = tune_thresholds_micromacro(
+        oof,
+        small_keyword_corpus.labels("train"),
+        fold_assignment(n, 2, seed=0),
+        run.model.scores(small_keyword_corpus.validation.texts),
+        small_keyword_corpus.labels("validation"),
+    )
+    np.testing.assert_array_equal(run.thresholds.per_label, expected.per_label)
+    stored = load_run(out)
+    assert stored.thresholds.method == "micromacro-cv"
+    assert stored.config["threshold"]["method"] == "micromacro-cv"
+    assert {r["threshold_method"] for r in run.metrics} == {"micromacro-cv"}
+    assert {r["threshold"] for r in run.metrics} == {None}
+    again = reevaluate(stored, corpus=small_keyword_corpus)
+    assert again.metrics == run.metrics
+
+
 def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpus):
     out = tmp_path / "cmp"
     seen = []

@@ -32,7 +32,7 @@ from mlbalance.errors import ConfigError
 
 ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer"]
 SvmBackend = Literal["liblinear", "sgd"]
-ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv"]
+ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv"]
 
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
@@ -63,10 +63,11 @@ class ThresholdConfig:
     Attributes:
         method: ``"grid"`` (the paper's grid search of one global threshold), ``"global-optimal"``
             (the exact best global threshold), ``"per-label"`` (per label, on validation),
-            ``"top-k"``, or ``"per-label-cv"`` (per label, on out-of-fold training scores: ``cv_folds``
-            extra fits of the model).
+            ``"top-k"``, ``"per-label-cv"`` (per label, on out-of-fold training scores: ``cv_folds``
+            extra fits of the model) or ``"micromacro-cv"`` (LibMultiLabel's thresholding, on the same
+            out-of-fold scores).
         k: the number of labels per document for ``"top-k"`` (None: chosen on validation).
-        cv_folds: folds of the out-of-fold scores for ``"per-label-cv"`` (>= 2).
+        cv_folds: folds of the out-of-fold scores for ``"per-label-cv"`` and ``"micromacro-cv"`` (>= 2).
         fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold
             (None: chosen on validation).
         at_least_one: a document with no label above threshold gets its top-scoring label.

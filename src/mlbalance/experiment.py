@@ -110,28 +110,40 @@ def _evaluate(
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Score validation and test, tune thresholds, and evaluate both splits.
 
-    ``build`` returns a new unfitted model like ``model``; ``"per-label-cv"`` fits ``cv_folds`` of them
-    for the out-of-fold training scores.
+    ``build`` returns a new unfitted model like ``model``; ``"per-label-cv"`` and ``"micromacro-cv"``
+    fit ``cv_folds`` of them for the out-of-fold training scores.
     """
     from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv
-    from mlbalance.training import out_of_fold_scores
+    from mlbalance.evaluation.micromacro import tune_thresholds_micromacro
+    from mlbalance.training import fold_assignment, out_of_fold_scores
 
     if len(corpus.validation) == 0:
         raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
     stats = model.stats_
     y_val = corpus.labels("validation")
     s_val = model.scores(corpus.validation.texts, progress=progress)
-    if threshold.method == "per-label-cv":
+    if threshold.method in ("per-label-cv", "micromacro-cv"):
         s_oof = out_of_fold_scores(build, corpus, folds=threshold.cv_folds, seed=0, progress=progress)
-        thresholds = tune_thresholds_cv(
-            s_oof,
-            corpus.labels("train"),
-            s_val,
-            y_val,
-            model.score_kind,
-            fbr=threshold.fbr,
-            at_least_one=threshold.at_least_one,
-        )
+        if threshold.method == "per-label-cv":
+            thresholds = tune_thresholds_cv(
+                s_oof,
+                corpus.labels("train"),
+                s_val,
+                y_val,
+                model.score_kind,
+                fbr=threshold.fbr,
+                at_least_one=threshold.at_least_one,
+            )
+        else:
+            thresholds = tune_thresholds_micromacro(
+                s_oof,
+                corpus.labels("train"),
+                fold_assignment(len(corpus.train), threshold.cv_folds, seed=0),
+                s_val,
+                y_val,
+                model.score_kind,
+                at_least_one=threshold.at_least_one,
+            )
     else:
         thresholds = tune_thresholds(
             s_val,
@@ -254,11 +266,12 @@ def train(
         data: the file a source name needs (e.g. the Reuters archive).
         data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
         seed: the model's seed.
-        threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"`` or ``"per-label-cv"``
-            (per-label thresholds tuned on out-of-fold training scores: ``cv_folds`` extra fits).
+        threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"``, ``"per-label-cv"``
+            (per-label thresholds tuned on out-of-fold training scores: ``cv_folds`` extra fits) or
+            ``"micromacro-cv"`` (LibMultiLabel's thresholding on the same scores).
         top_k: labels per document for ``threshold="top-k"``.
         at_least_one: give a document with no label above threshold its top-scoring label.
-        cv_folds: folds for ``threshold="per-label-cv"``.
+        cv_folds: folds for ``threshold="per-label-cv"`` and ``"micromacro-cv"``.
         fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold,
             just above their highest validation score (None: chosen on validation among 0.1–0.8).
         resume: continue an interrupted run in ``out`` from its checkpoint.

@@ -458,6 +458,12 @@ def _plain(obj: Any) -> Any:
     return copy.copy(obj)
 
 
+def fold_assignment(n: int, folds: int, seed: int = 0) -> np.ndarray:
+    """The fold (``0 .. folds-1``) of each of ``n`` documents, as :func:`out_of_fold_scores` uses them:
+    a seeded random permutation dealt round-robin, so fold sizes differ by at most one."""
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
 def out_of_fold_scores(
     build: Callable[[], Any],
     corpus: Any,
@@ -488,7 +494,7 @@ def out_of_fold_scores(
     n = len(corpus.train)
     if n < folds:
         raise ConfigError(f"`folds` must not exceed the {n} training documents, got {folds}")
-    assignment = np.random.default_rng(seed).permutation(n) % folds
+    assignment = fold_assignment(n, folds, seed)
     out = np.empty((n, len(corpus.label_space)), dtype=np.float32)
     for k in range(folds):
         held_out = np.flatnonzero(assignment == k)

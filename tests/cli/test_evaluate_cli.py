@@ -51,6 +51,16 @@ def test_per_label_cv_flags_reach_the_stored_thresholds(cli, trained_run):
     assert "`fbr` applies only to --threshold per-label-cv" in one_line_error(bad)
 
 
+def test_micromacro_thresholds_from_the_cli(cli, trained_run):
+    result = cli("evaluate", trained_run, "--threshold", "micromacro-cv", "--cv-folds", "2", "--json")
+    assert result.code == 0, result.err
+    assert {r["threshold_method"] for r in json.loads(result.out)} == {"micromacro-cv"}
+    stored = json.loads((trained_run / "thresholds.json").read_text())
+    assert stored["method"] == "micromacro-cv" and len(stored["per_label"]) > 0
+    bad = cli("evaluate", trained_run, "--threshold", "micromacro-cv", "--fbr", "0.3")
+    assert "`fbr` applies only to --threshold per-label-cv" in one_line_error(bad)
+
+
 def test_unfinished_or_missing_run(tmp_path, cli, trained_run):
     (trained_run / "COMPLETE").unlink()
     assert "unfinished run" in one_line_error(cli("evaluate", trained_run))

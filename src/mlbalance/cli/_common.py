@@ -89,7 +89,8 @@ def add_threshold_options(group: Any) -> None:
     group.add_argument(
         "--cv-folds",
         type=int,
-        help="folds of the out-of-fold training scores for --threshold per-label-cv (default: 3)",
+        help="folds of the out-of-fold training scores for --threshold per-label-cv and micromacro-cv "
+        "(default: 3)",
     )
     group.add_argument(
         "--fbr",

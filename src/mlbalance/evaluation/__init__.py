@@ -20,6 +20,7 @@ from mlbalance.evaluation.metrics import (
     ranking_metrics,
     threshold_sweep,
 )
+from mlbalance.evaluation.micromacro import tune_thresholds_micromacro
 from mlbalance.evaluation.plots import plot_f1_by_group
 from mlbalance.evaluation.report import (
     PAPER_METHOD_NAMES,
@@ -63,4 +64,5 @@ __all__ = [
     "threshold_sweep",
     "tune_thresholds",
     "tune_thresholds_cv",
+    "tune_thresholds_micromacro",
 ]

@@ -1,6 +1,8 @@
 """Decision thresholds tuned on validation scores, saved with a model, applied to test scores.
 
-Five methods (:func:`tune_thresholds`, and :func:`tune_thresholds_cv` for the fifth):
+Six methods (:func:`tune_thresholds` for the first four, :func:`tune_thresholds_cv` and
+:func:`mlbalance.evaluation.micromacro.tune_thresholds_micromacro` for the two tuned on out-of-fold
+training scores):
 
 - ``"grid"`` — the paper's: the global threshold of a grid that maximises validation micro-F1.
   Default grids (:data:`PAPER_GRIDS`): probabilities 0.40–0.60 step 0.01; SVM decision values
@@ -20,6 +22,9 @@ Five methods (:func:`tune_thresholds`, and :func:`tune_thresholds_cv` for the fi
   at its best threshold is below ``fbr`` gets a threshold just above its highest validation score
   instead (the SCutFBR.1 rule; without it a label with no recoverable positive gets a threshold below
   most scores). ``fbr=None`` picks it from :data:`FBR_CANDIDATES` by validation macro-F1.
+- ``"micromacro-cv"`` — LibMultiLabel's thresholding: per label and fold, the cut of the out-of-fold
+  scores that maximises micro-F1 plus a share of macro-F1, labels taken most frequent first; the
+  threshold is the mean of the per-fold cuts (module :mod:`mlbalance.evaluation.micromacro`).
 
 Any method but top-k may add ``at_least_one``: a document with no score above its threshold gets its
 top-scoring label (for corpora where every document has a label; thresholds are tuned without it).
@@ -44,10 +49,14 @@ from mlbalance.evaluation import _core
 
 logger = logging.getLogger(__name__)
 
-ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv"]
+ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv"]
 ScoreKind = Literal["probability", "decision"]
 
-METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k", "per-label-cv")
+METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv")
+#: The methods that hold one threshold per label.
+PER_LABEL_METHODS: tuple[str, ...] = ("per-label", "per-label-cv", "micromacro-cv")
+#: The methods tuned on out-of-fold training scores (:func:`mlbalance.training.out_of_fold_scores`).
+CV_METHODS: tuple[str, ...] = ("per-label-cv", "micromacro-cv")
 #: ``fbr`` values :func:`tune_thresholds_cv` chooses from when it is not given.
 FBR_CANDIDATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 #: per-label-cv: a label whose out-of-fold threshold would predict it on more than
@@ -101,7 +110,7 @@ class Thresholds:
         object.__setattr__(self, "at_least_one", bool(self.at_least_one))
         if self.fbr is not None and not (isinstance(self.fbr, (int, float)) and 0.0 <= self.fbr <= 1.0):
             raise ConfigError(f"`fbr` must be a number in [0, 1] or None, got {self.fbr!r}")
-        if self.method in ("per-label", "per-label-cv"):
+        if self.method in PER_LABEL_METHODS:
             if self.per_label is None:
                 raise ConfigError(f"method {self.method!r} needs `per_label` thresholds, got None")
             arr = np.array(self.per_label, dtype=np.float64)
@@ -123,7 +132,7 @@ class Thresholds:
         n_docs, n_labels = s.shape
         if self.method == "top-k":
             return _top_k_csr(s, self.k)  # type: ignore[arg-type]
-        if self.method in ("per-label", "per-label-cv"):
+        if self.method in PER_LABEL_METHODS:
             thr = self.per_label
             if thr.shape[0] != n_labels:  # type: ignore[union-attr]
                 raise DataError(
@@ -208,15 +217,17 @@ def tune_thresholds(
         The tuned :class:`Thresholds` (with the validation micro-F1 they reach).
 
     Raises:
-        ConfigError: on an unknown method, score kind or a bad option value; ``"per-label-cv"``, which
-            needs out-of-fold training scores (:func:`tune_thresholds_cv`).
+        ConfigError: on an unknown method, score kind or a bad option value; ``"per-label-cv"`` and
+            ``"micromacro-cv"``, which need out-of-fold training scores (:func:`tune_thresholds_cv`,
+            :func:`~mlbalance.evaluation.micromacro.tune_thresholds_micromacro`).
         DataError: on malformed scores/labels, or validation labels with no positive at all
             (nothing to tune on) for the threshold methods.
     """
-    if method == "per-label-cv":
+    if method in CV_METHODS:
+        function = "tune_thresholds_cv" if method == "per-label-cv" else "tune_thresholds_micromacro"
         raise ConfigError(
-            "method 'per-label-cv' tunes on out-of-fold training scores: use tune_thresholds_cv(), "
-            "or mlbalance.train(..., threshold='per-label-cv') which computes them"
+            f"method {method!r} tunes on out-of-fold training scores: use {function}(), "
+            f"or mlbalance.train(..., threshold={method!r}) which computes them"
         )
     if not isinstance(at_least_one, (bool, np.bool_)):
         raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
@@ -379,14 +390,8 @@ def tune_thresholds_cv(
         if value is not None:
             fall = np.full(per_label.shape, value)
         else:
-            highest = (s_oof if fallback == "highest-oof" else scores).max(axis=0)
-            above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
-            fall = np.where(np.isfinite(above), above, highest).astype(np.float64)
-        predicted = np.bincount(
-            Thresholds("per-label", per_label=per_label)._predict(scores).indices, minlength=per_label.size
-        )
-        guarded = predicted <= RATE_GUARD * train_rate * scores.shape[0] + RATE_GUARD
-        return fall, guarded & ~unseen
+            fall = just_above_highest(s_oof if fallback == "highest-oof" else scores)
+        return fall, within_rate_guard(per_label, scores, train_rate) & ~unseen
 
     def thresholds_at(candidate: float, rule: tuple[np.ndarray, np.ndarray]) -> Thresholds:
         """The thresholds at one ``fbr``: a label keeps its own unless it fails ``fbr`` or the rule."""
@@ -413,6 +418,21 @@ def tune_thresholds_cv(
         fallback,
     )
     return chosen
+
+
+def just_above_highest(scores: np.ndarray) -> np.ndarray:
+    """Per label, a threshold just above its highest score (SCutFBR.1's fallback), as float64."""
+    highest = scores.max(axis=0)
+    above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
+    return np.where(np.isfinite(above), above, highest).astype(np.float64)
+
+
+def within_rate_guard(per_label: np.ndarray, scores: np.ndarray, train_rate: np.ndarray) -> np.ndarray:
+    """Labels that ``per_label`` predicts on at most :data:`RATE_GUARD` × (training rate × n + 1) rows."""
+    predicted = np.bincount(
+        Thresholds("per-label", per_label=per_label)._predict(scores).indices, minlength=per_label.size
+    )
+    return predicted <= RATE_GUARD * train_rate * scores.shape[0] + RATE_GUARD
 
 
 def _choose_fbr(
