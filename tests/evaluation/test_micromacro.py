@@ -10,6 +10,7 @@ from sklearn.metrics import f1_score
 
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import Thresholds, tune_thresholds, tune_thresholds_micromacro
+from mlbalance.evaluation.thresholds import NEVER
 from mlbalance.training import fold_assignment
 
 from .helpers import make_data
@@ -27,7 +28,8 @@ def reference_micromacro(s_oof, y, folds, s_val):
     """A plain re-derivation, written after LibMultiLabel's loop: labels most frequent first; in each
     fold, walk the held-out scores in ascending order moving one document at a time to "negative",
     keep the last best of micro-F1 (with the labels so far) + F1 / labels so far; the threshold is the
-    mean of the usable folds' cuts; then the rate guard and the fallback."""
+    mean of the usable folds' cuts; a label with no training positive is never predicted; then the
+    rate guard and its fallback."""
     n, c = y.shape
     support = y.sum(axis=0)
     total_tp = total_fp = total_fn = 0
@@ -63,8 +65,9 @@ def reference_micromacro(s_oof, y, folds, s_val):
     fallback = np.nextafter(s_val.max(axis=0), np.float32(np.inf)).astype(np.float64)
     rate = support / n
     for j in range(c):
-        fires = not np.isnan(out[j]) and (s_val[:, j] >= np.float32(out[j])).sum()
-        if np.isnan(out[j]) or fires > 5 * (rate[j] * len(s_val) + 1):
+        if np.isnan(out[j]):
+            out[j] = NEVER
+        elif (s_val[:, j] >= np.float32(out[j])).sum() > 5 * (rate[j] * len(s_val) + 1):
             out[j] = fallback[j]
     return out
 
@@ -107,14 +110,14 @@ def test_a_fold_that_never_saw_the_label_gives_no_cut():
     assert thr.per_label[1] == pytest.approx(np.mean(above), rel=1e-7)
 
 
-def test_labels_without_a_cut_or_failing_the_rate_guard_take_the_highest_validation_score():
+def test_labels_without_training_positive_or_failing_the_rate_guard():
     s_oof, y_train = make_data(4, n=120, c=10)
     s_val, y_val = make_data(5, n=50, c=10)
-    y_train[:, 4] = 0  # no training positive: no fold can cut
+    y_train[:, 4] = 0  # no training positive: no fold can cut, never predicted
     thr = tune_thresholds_micromacro(s_oof, y_train, fold_assignment(120, 3), s_val, y_val)
-    above = np.nextafter(s_val.max(axis=0), np.float32(np.inf))
-    assert thr.per_label[4] == above[4]
-    # a label whose cuts fire on most validation documents: lift its validation scores far above
+    assert thr.per_label[4] == NEVER and not thr.predict(s_val + 10).toarray()[:, 4].any()
+    # a label whose cuts fire on most validation documents (lift its validation scores far above):
+    # just above its highest validation score
     s_val2 = s_val.copy()
     s_val2[:, 5] += 5.0
     thr2 = tune_thresholds_micromacro(s_oof, y_train, fold_assignment(120, 3), s_val2, y_val)

@@ -10,6 +10,7 @@ from sklearn.metrics import f1_score
 
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import FBR_CANDIDATES, Thresholds, tune_thresholds, tune_thresholds_cv
+from mlbalance.evaluation.thresholds import NEVER
 
 from .helpers import make_data
 
@@ -26,8 +27,8 @@ def reference_cv(s_oof, y_train, s_val, y_val, fbr, fallback):
     for c in range(s_oof.shape[1]):
         highest = (s_val if fallback == "highest" else s_oof)[:, c].max()  # the next float32 above it
         fall = grid if fallback == "grid" else float(np.nextafter(highest, np.float32(np.inf)))
-        if y_train[:, c].sum() == 0:
-            out[c] = fall
+        if y_train[:, c].sum() == 0:  # never predicted: nothing to learn it from
+            out[c] = NEVER
             continue
         candidates = np.unique(s_oof[:, c])
         f1 = [label_f1(s_oof[:, c], y_train[:, c], v) for v in candidates]
@@ -54,7 +55,8 @@ def test_per_label_cv_matches_a_plain_re_derivation(fbr, fallback):
         assert ours == pytest.approx(ref, abs=1e-12), c
         if fallback == "highest" and thr.per_label[c] > s_val[:, c].max():  # a fallback label
             assert not (s_val[:, c] >= np.float32(thr.per_label[c])).any()
-    np.testing.assert_array_equal(thr.per_label[:3], expected[:3])  # no training positive: the fallback
+    np.testing.assert_array_equal(thr.per_label[:3], NEVER)  # no training positive: never predicted
+    assert not thr.predict(s_val).toarray()[:, :3].any()
     pred = thr.predict(s_val).toarray()
     assert thr.validation_micro_f1 == pytest.approx(f1_score(y_val, pred, average="micro"), abs=1e-12)
 
@@ -106,7 +108,8 @@ def test_per_label_cv_decision_scores_use_the_decision_grid():
     thr = tune_thresholds_cv(s_oof, y_train, s_val, y_val, "decision", fbr=1.0, fallback="grid")
     assert thr.score_kind == "decision"
     assert thr.value == tune_thresholds(s_val, y_val, method="grid", score_kind="decision").value
-    for c in range(10):  # fbr 1: only a label separated perfectly out of fold keeps its own threshold
+    assert (thr.per_label[:3] == NEVER).all()  # no training positive
+    for c in range(3, 10):  # fbr 1: only a label separated perfectly out of fold keeps its own threshold
         best = max(label_f1(s_oof[:, c], y_train[:, c], v) for v in np.unique(s_oof[:, c]))
         assert (thr.per_label[c] == thr.value) == (best < 1.0), c
 

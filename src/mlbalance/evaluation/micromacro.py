@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import _core
 from mlbalance.evaluation.thresholds import (
+    NEVER,
     SCORE_KINDS,
     ScoreKind,
     Thresholds,
@@ -126,11 +127,11 @@ def tune_thresholds_micromacro(
 
     Unlike LibMultiLabel: a fold whose training part holds no positive of the label gives no cut for
     it (its model never saw the label; a network scores such a label on a scale of its own); a label
-    no fold can give a cut for (no training positive), and a label that its threshold would predict
-    on more than :data:`~mlbalance.evaluation.thresholds.RATE_GUARD` × (training rate × n_val + 1)
-    validation documents, get a threshold just above their highest validation score, as for
-    ``"per-label-cv"``. Validation labels are not used for the thresholds, only for the reported
-    validation micro-F1.
+    with no training positive, which no fold can cut, is never predicted
+    (:data:`~mlbalance.evaluation.thresholds.NEVER`); a label that its threshold would predict on more
+    than :data:`~mlbalance.evaluation.thresholds.RATE_GUARD` × (training rate × n_val + 1) validation
+    documents gets a threshold just above its highest validation score, as for ``"per-label-cv"``.
+    Validation labels are not used for the thresholds, only for the reported validation micro-F1.
 
     Args:
         scores_oof: ``(n_train, C)`` out-of-fold scores (:func:`mlbalance.training.out_of_fold_scores`).
@@ -197,9 +198,9 @@ def tune_thresholds_micromacro(
 
     train_rate = support / max(1, s_oof.shape[0])
     fallback = just_above_highest(s_val)
-    no_cut = np.isnan(per_label)
-    per_label = np.where(no_cut, fallback, per_label)
-    keeps = within_rate_guard(per_label, s_val, train_rate) & ~no_cut
+    no_cut = np.isnan(per_label)  # exactly the labels with no training positive
+    per_label = np.where(no_cut, NEVER, per_label)
+    keeps = within_rate_guard(per_label, s_val, train_rate) | no_cut
     chosen_thr = Thresholds(
         "micromacro-cv",
         per_label=np.where(keeps, per_label, fallback),
@@ -208,7 +209,7 @@ def tune_thresholds_micromacro(
     )
     chosen_thr = dataclasses.replace(chosen_thr, validation_micro_f1=_micro(chosen_thr, s_val, y_v))
     logger.info(
-        "micromacro-cv thresholds: %d of %d labels take the fallback (%d with no cut)",
+        "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive",
         int((~keeps).sum()),
         keeps.size,
         int(no_cut.sum()),

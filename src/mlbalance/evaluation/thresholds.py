@@ -62,6 +62,9 @@ FBR_CANDIDATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 #: per-label-cv: a label whose out-of-fold threshold would predict it on more than
 #: ``RATE_GUARD × (training rate × n + 1)`` validation documents takes the fallback threshold.
 RATE_GUARD = 5
+#: The out-of-fold methods' threshold for a label with no training positive: no score reaches it, so
+#: the label is never predicted (a model cannot have learned it; predicting it only adds errors).
+NEVER = float(np.finfo(np.float32).max)
 SCORE_KINDS: tuple[str, ...] = ("probability", "decision")
 
 #: The authors' grids: probabilities 0.40..0.60 step 0.01; SVM decision values -1.0..1.0 step 0.1.
@@ -319,11 +322,11 @@ def tune_thresholds_cv(
     """Per-label thresholds tuned on out-of-fold training scores (method ``"per-label-cv"``).
 
     Each label's threshold maximises its F1 on ``scores_oof`` (exact, midpoints as for
-    ``"per-label"``). A label whose out-of-fold F1 there is below ``fbr``, a label with no training
-    positive, and a label that its threshold would predict on more than :data:`RATE_GUARD` × (its
-    training rate × n_val + 1) validation documents (the out-of-fold models, fitted on part of the
-    data, can score a rare label on another scale than the final model: seen with focal-type losses)
-    take the ``fallback`` threshold instead:
+    ``"per-label"``). A label with no training positive is never predicted (threshold :data:`NEVER`).
+    A label whose out-of-fold F1 there is below ``fbr``, and a label that its threshold would predict
+    on more than :data:`RATE_GUARD` × (its training rate × n_val + 1) validation documents (the
+    out-of-fold models, fitted on part of the data, can score a rare label on another scale than the
+    final model: seen with focal-type losses) take the ``fallback`` threshold instead:
 
     - ``"highest"`` (default): just above the label's highest **validation** score, so the label is
       predicted only for a document that scores higher than every validation document. This is the
@@ -391,6 +394,7 @@ def tune_thresholds_cv(
             fall = np.full(per_label.shape, value)
         else:
             fall = just_above_highest(s_oof if fallback == "highest-oof" else scores)
+        fall = np.where(unseen, NEVER, fall)
         return fall, within_rate_guard(per_label, scores, train_rate) & ~unseen
 
     def thresholds_at(candidate: float, rule: tuple[np.ndarray, np.ndarray]) -> Thresholds:
