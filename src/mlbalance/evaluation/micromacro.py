@@ -24,16 +24,16 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from mlbalance.errors import ConfigError, DataError
-from mlbalance.evaluation import _core
+from mlbalance.errors import DataError
 from mlbalance.evaluation.thresholds import (
     NEVER,
-    SCORE_KINDS,
     ScoreKind,
     Thresholds,
-    _max_below_per_column,
     _micro,
+    cut_thresholds,
     just_above_highest,
+    label_runs,
+    oof_inputs,
     within_rate_guard,
 )
 
@@ -59,53 +59,18 @@ class _Cuts:
 
 def _fold_cuts(s: np.ndarray, y: sp.csr_matrix) -> _Cuts:
     """The candidate cuts of every label on one fold's scores ``s`` and labels ``y``."""
-    n_docs, n_labels = s.shape
-    pos_rows = _core.row_of_entries(y)
-    pos_cols = y.indices.astype(np.int64)
-    support = np.bincount(pos_cols, minlength=n_labels)
-    min_pos = np.full(n_labels, np.inf, dtype=s.dtype)
-    np.minimum.at(min_pos, pos_cols, s[pos_rows, pos_cols])
-
-    rows_l, cols_l, vals_l = [], [], []
-    for a, b in _core.row_chunks(n_docs, n_labels):
-        r, c = _core.nonzero_2d(s[a:b] >= min_pos)
-        rows_l.append(r + a)
-        cols_l.append(c)
-        vals_l.append(s[a:b][r, c])
-    rows = np.concatenate(rows_l).astype(np.int64)
-    cols = np.concatenate(cols_l).astype(np.int64)
-    vals = np.concatenate(vals_l)
-    is_pos = _core.is_member(
-        _core.entry_keys(rows, cols, n_labels), np.sort(_core.entry_keys(pos_rows, pos_cols, n_labels))
-    )
-    order = np.lexsort((-vals.astype(np.float64), cols))
-    cols, vals, is_pos = cols[order], vals[order], is_pos[order]
-
-    col_start = np.searchsorted(cols, np.arange(n_labels), side="left")
-    idx = np.arange(cols.size)
-    predicted = idx - col_start[cols] + 1
-    cum_pos = np.cumsum(is_pos)
-    tp = cum_pos - (cum_pos[col_start[cols]] - is_pos[col_start[cols]])
-    last = np.ones(cols.size, dtype=bool)  # last entry of a run of equal (label, score)
-    last[:-1] = (cols[1:] != cols[:-1]) | (vals[1:] != vals[:-1])
-    ends = np.flatnonzero(last)
-    nxt = np.minimum(ends + 1, max(cols.size - 1, 0))
-    has_next = (ends + 1 < cols.size) & (cols[nxt] == cols[ends])
-    lower = np.where(has_next, vals[nxt].astype(np.float64), -np.inf)
-    outside = np.flatnonzero(~has_next)  # the label's lowest candidate: look below it in all scores
-    lower[outside] = _max_below_per_column(s, cols[ends][outside], vals[ends][outside])
-    thr = _core.thresholds_between(vals[ends], lower, s.dtype)
-
-    # prepend each label's "predict nothing" cut
-    end_cols = cols[ends]
-    out_cols = np.concatenate([np.arange(n_labels), end_cols])
-    out_tp = np.concatenate([np.zeros(n_labels, dtype=np.int64), tp[ends]])
-    out_pred = np.concatenate([np.zeros(n_labels, dtype=np.int64), predicted[ends]])
-    out_thr = np.concatenate([just_above_highest(s), thr])
-    first = np.concatenate([np.zeros(n_labels, dtype=np.int64), np.ones(end_cols.size, dtype=np.int64)])
-    order = np.lexsort((first, out_cols))
-    start = np.searchsorted(out_cols[order], np.arange(n_labels + 1), side="left")
-    return _Cuts(start, out_tp[order], out_pred[order], out_thr[order], support)
+    n_labels = s.shape[1]
+    runs = label_runs(s, y)
+    ends = runs.ends
+    # each label's "predict nothing" cut first, then its runs from the highest score down
+    cols = np.concatenate([np.arange(n_labels), runs.cols[ends]])
+    first = np.concatenate([np.zeros(n_labels, dtype=np.int64), np.ones(ends.size, dtype=np.int64)])
+    order = np.lexsort((first, cols))
+    tp = np.concatenate([np.zeros(n_labels, dtype=np.int64), runs.tp[ends]])
+    predicted = np.concatenate([np.zeros(n_labels, dtype=np.int64), runs.predicted[ends]])
+    threshold = np.concatenate([just_above_highest(s), cut_thresholds(s, runs, ends)])
+    start = np.searchsorted(cols[order], np.arange(n_labels + 1), side="left")
+    return _Cuts(start, tp[order], predicted[order], threshold[order], runs.support)
 
 
 def tune_thresholds_micromacro(
@@ -150,18 +115,7 @@ def tune_thresholds_micromacro(
         ConfigError: a bad option value.
         DataError: malformed scores, labels or folds.
     """
-    if score_kind not in SCORE_KINDS:
-        raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {score_kind!r}")
-    if not isinstance(at_least_one, (bool, np.bool_)):
-        raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
-    s_oof = _core.as_scores(scores_oof, "scores_oof")
-    y_oof = _core.as_binary_csr(y_train, "y_train", shape=s_oof.shape)
-    s_val = _core.as_scores(scores_val, "scores_val")
-    y_v = _core.as_binary_csr(y_val, "y_val", shape=s_val.shape)
-    if s_oof.shape[1] != s_val.shape[1]:
-        raise DataError(
-            f"the out-of-fold scores have {s_oof.shape[1]} labels but the validation scores {s_val.shape[1]}"
-        )
+    s_oof, y_oof, s_val, y_v = oof_inputs(scores_oof, y_train, scores_val, y_val, score_kind, at_least_one)
     fold_of = np.asarray(folds)
     if fold_of.shape != (s_oof.shape[0],) or not np.issubdtype(fold_of.dtype, np.integer):
         raise DataError(f"`folds` must be {s_oof.shape[0]} integers (one per training document)")

@@ -359,22 +359,11 @@ def tune_thresholds_cv(
         ConfigError: a bad option value.
         DataError: malformed scores/labels, or validation labels with no positive.
     """
-    if score_kind not in SCORE_KINDS:
-        raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {score_kind!r}")
     if fallback not in ("highest", "highest-oof", "grid"):
         raise ConfigError(f"`fallback` must be one of ('highest', 'highest-oof', 'grid'), got {fallback!r}")
     if fbr is not None and (isinstance(fbr, bool) or not isinstance(fbr, (int, float)) or not 0 <= fbr <= 1):
         raise ConfigError(f"`fbr` must be a number in [0, 1] or None, got {fbr!r}")
-    if not isinstance(at_least_one, (bool, np.bool_)):
-        raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
-    s_oof = _core.as_scores(scores_oof, "scores_oof")
-    y_oof = _core.as_binary_csr(y_train, "y_train", shape=s_oof.shape)
-    s_val = _core.as_scores(scores_val, "scores_val")
-    y_v = _core.as_binary_csr(y_val, "y_val", shape=s_val.shape)
-    if s_oof.shape[1] != s_val.shape[1]:
-        raise DataError(
-            f"the out-of-fold scores have {s_oof.shape[1]} labels but the validation scores {s_val.shape[1]}"
-        )
+    s_oof, y_oof, s_val, y_v = oof_inputs(scores_oof, y_train, scores_val, y_val, score_kind, at_least_one)
     if y_v.nnz == 0:
         raise DataError("`y_val` has no positive label: a threshold cannot be tuned on it")
     if fallback == "grid":
@@ -422,6 +411,30 @@ def tune_thresholds_cv(
         fallback,
     )
     return chosen
+
+
+def oof_inputs(
+    scores_oof: np.ndarray,
+    y_train: sp.spmatrix | np.ndarray,
+    scores_val: np.ndarray,
+    y_val: sp.spmatrix | np.ndarray,
+    score_kind: str,
+    at_least_one: Any,
+) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+    """The checked inputs of the out-of-fold methods: scores and binary CSR labels, same label count."""
+    if score_kind not in SCORE_KINDS:
+        raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {score_kind!r}")
+    if not isinstance(at_least_one, (bool, np.bool_)):
+        raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
+    s_oof = _core.as_scores(scores_oof, "scores_oof")
+    y_oof = _core.as_binary_csr(y_train, "y_train", shape=s_oof.shape)
+    s_val = _core.as_scores(scores_val, "scores_val")
+    y_v = _core.as_binary_csr(y_val, "y_val", shape=s_val.shape)
+    if s_oof.shape[1] != s_val.shape[1]:
+        raise DataError(
+            f"the out-of-fold scores have {s_oof.shape[1]} labels but the validation scores {s_val.shape[1]}"
+        )
+    return s_oof, y_oof, s_val, y_v
 
 
 def just_above_highest(scores: np.ndarray) -> np.ndarray:
@@ -613,15 +626,52 @@ def _per_label_block(
     above the label's lowest positive score are candidates; they are sorted by (label, score desc) once.
     """
     y = _core.as_binary_csr(y, "y_val")
+    n_labels = s.shape[1]
+    runs = label_runs(s, y, min_positives)
+    cols, tp, predicted, ends, support = runs.cols, runs.tp, runs.predicted, runs.ends, runs.support
+    thresholds = np.full(n_labels, fallback_value, dtype=np.float64)
+    if cols.size:
+        f1 = 2.0 * tp[ends] / (predicted[ends] + support[cols[ends]])
+        # per label: highest F1, ties to the lowest threshold (most predictions)
+        pick = np.lexsort((predicted[ends], f1, cols[ends]))
+        sorted_cols = cols[ends][pick]
+        is_last = np.ones(pick.size, dtype=bool)
+        is_last[:-1] = sorted_cols[1:] != sorted_cols[:-1]
+        chosen = ends[pick[is_last]]
+        thresholds[cols[chosen]] = cut_thresholds(s, runs, chosen)
+    return thresholds, int((support < min_positives).sum())
+
+
+@dataclass(frozen=True)
+class LabelRuns:
+    """Each label's scores at or above its lowest positive score, sorted by (label, score descending).
+
+    ``cols``/``vals``: the entries; ``tp``/``predicted``: for each entry, the positives and the entries
+    of its label scoring at least as high; ``ends``: the indices that close a run of equal (label,
+    score) — the cuts a threshold can make; ``support``: positives per label.
+    """
+
+    cols: np.ndarray
+    vals: np.ndarray
+    tp: np.ndarray
+    predicted: np.ndarray
+    ends: np.ndarray
+    support: np.ndarray
+
+
+def label_runs(s: np.ndarray, y: sp.csr_matrix, min_positives: int = 1) -> LabelRuns:
+    """The candidate cuts of every label with at least ``min_positives`` positives (:class:`LabelRuns`).
+
+    A label's F1 (and any score that only gains from true positives) is best at a cut equal to one of
+    its positive scores, so only entries at or above the label's lowest positive score are kept.
+    """
     n_docs, n_labels = s.shape
     pos_rows = _core.row_of_entries(y)
     pos_cols = y.indices.astype(np.int64)
-    pos_vals = s[pos_rows, pos_cols]
     support = np.bincount(pos_cols, minlength=n_labels)
     min_pos = np.full(n_labels, np.inf, dtype=s.dtype)
-    np.minimum.at(min_pos, pos_cols, pos_vals)
-    eligible = support >= min_positives
-    min_pos[~eligible] = np.inf  # nothing to look at for fallback labels
+    np.minimum.at(min_pos, pos_cols, s[pos_rows, pos_cols])
+    min_pos[support < min_positives] = np.inf  # nothing to look at for these labels
 
     rows_l, cols_l, vals_l = [], [], []
     for a, b in _core.row_chunks(n_docs, n_labels):
@@ -638,34 +688,31 @@ def _per_label_block(
     )
     order = np.lexsort((-vals.astype(np.float64), cols))
     cols, vals, is_pos = cols[order], vals[order], is_pos[order]
+    if cols.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return LabelRuns(cols, vals, empty, empty, empty, support)
+    col_start = np.searchsorted(cols, np.arange(n_labels), side="left")
+    predicted = np.arange(cols.size) - col_start[cols] + 1
+    cum_pos = np.cumsum(is_pos)
+    tp = cum_pos - (cum_pos[col_start[cols]] - is_pos[col_start[cols]])
+    last = np.ones(cols.size, dtype=bool)  # last entry of a run of equal (label, score)
+    last[:-1] = (cols[1:] != cols[:-1]) | (vals[1:] != vals[:-1])
+    return LabelRuns(cols, vals, tp, predicted, np.flatnonzero(last), support)
 
-    thresholds = np.full(n_labels, fallback_value, dtype=np.float64)
-    if cols.size:
-        col_start = np.searchsorted(cols, np.arange(n_labels), side="left")
-        idx = np.arange(cols.size)
-        predicted = idx - col_start[cols] + 1
-        cum_pos = np.cumsum(is_pos)
-        tp = cum_pos - (cum_pos[col_start[cols]] - is_pos[col_start[cols]])
-        last = np.ones(cols.size, dtype=bool)  # last entry of a run of equal (label, score)
-        last[:-1] = (cols[1:] != cols[:-1]) | (vals[1:] != vals[:-1])
-        ends = np.flatnonzero(last)
-        f1 = 2.0 * tp[ends] / (predicted[ends] + support[cols[ends]])
-        # per label: highest F1, ties to the lowest threshold (most predictions)
-        pick = np.lexsort((predicted[ends], f1, cols[ends]))
-        sorted_cols = cols[ends][pick]
-        is_last = np.ones(pick.size, dtype=bool)
-        is_last[:-1] = sorted_cols[1:] != sorted_cols[:-1]
-        chosen = ends[pick[is_last]]
-        labels = cols[chosen]
-        upper = vals[chosen].astype(np.float64)
-        nxt = np.minimum(chosen + 1, cols.size - 1)
-        has_next = (chosen + 1 < cols.size) & (cols[nxt] == labels)
-        lower = np.where(has_next, vals[nxt].astype(np.float64), -np.inf)
-        # chosen at the label's lowest candidate: the next lower score lies outside the candidates
-        outside = np.flatnonzero(~has_next)
-        lower[outside] = _max_below_per_column(s, labels[outside], upper[outside])
-        thresholds[labels] = _core.thresholds_between(upper, lower, s.dtype)
-    return thresholds, int((~eligible).sum())
+
+def cut_thresholds(s: np.ndarray, runs: LabelRuns, at: np.ndarray) -> np.ndarray:
+    """Thresholds that cut each label's run after the entries ``at`` (indices into ``runs``): between
+    the entry's score and the label's next lower score (looked up in ``s`` below the candidates)."""
+    cols, vals = runs.cols, runs.vals
+    labels = cols[at]
+    upper = vals[at].astype(np.float64)
+    nxt = np.minimum(at + 1, max(cols.size - 1, 0))
+    has_next = (at + 1 < cols.size) & (cols[nxt] == labels)
+    lower = np.where(has_next, vals[nxt].astype(np.float64), -np.inf)
+    # a cut at the label's lowest candidate: the next lower score lies outside the candidates
+    outside = np.flatnonzero(~has_next)
+    lower[outside] = _max_below_per_column(s, labels[outside], upper[outside])
+    return _core.thresholds_between(upper, lower, s.dtype)
 
 
 def _max_below_per_column(s: np.ndarray, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
