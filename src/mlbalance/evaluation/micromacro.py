@@ -11,9 +11,10 @@ counted into the running micro-F1. The label's threshold is the mean of its per-
 the final model's scores. Rare labels thereby get cuts that weigh their own F1 against the damage
 their false positives do to micro-F1, which the plain per-label F1 optimum ignores.
 
-Two additions make it fit models other than a linear SVM (documented in :func:`tune_thresholds_micromacro`):
-a fold whose *training* part held no positive of the label gives no cut for it (its model could not
-learn the label), and the rate guard and fallback of ``"per-label-cv"`` apply.
+Three additions make it fit models other than a linear SVM (:func:`tune_thresholds_micromacro`): a
+fold whose *training* part held no positive of the label gives no cut for it (its model could not
+learn the label), a label with no training positive is never predicted, and the rate guard and
+fallback of ``"per-label-cv"`` apply.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from mlbalance.evaluation.thresholds import (
     NEVER,
     ScoreKind,
     Thresholds,
-    _micro,
     cut_thresholds,
     just_above_highest,
     label_runs,
+    micro_f1_of,
     oof_inputs,
     within_rate_guard,
 )
@@ -161,7 +162,7 @@ def tune_thresholds_micromacro(
         score_kind=score_kind,
         at_least_one=bool(at_least_one),
     )
-    chosen_thr = dataclasses.replace(chosen_thr, validation_micro_f1=_micro(chosen_thr, s_val, y_v))
+    chosen_thr = dataclasses.replace(chosen_thr, validation_micro_f1=micro_f1_of(chosen_thr, s_val, y_v))
     logger.info(
         "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive",
         int((~keeps).sum()),

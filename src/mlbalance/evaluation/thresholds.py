@@ -240,7 +240,7 @@ def tune_thresholds(
     s = _core.as_scores(scores_val, "scores_val")
     y = _core.as_binary_csr(y_val, "y_val", shape=s.shape)
     with_top = dataclasses.replace(out, at_least_one=True)
-    return dataclasses.replace(with_top, validation_micro_f1=_micro(with_top, s, y))
+    return dataclasses.replace(with_top, validation_micro_f1=micro_f1_of(with_top, s, y))
 
 
 def _tune(
@@ -275,7 +275,8 @@ def _tune(
     if method == "top-k":
         if k is not None:
             out = Thresholds("top-k", k=k, score_kind=score_kind)
-            return Thresholds("top-k", k=out.k, score_kind=score_kind, validation_micro_f1=_micro(out, s, y))
+            micro = micro_f1_of(out, s, y)
+            return Thresholds("top-k", k=out.k, score_kind=score_kind, validation_micro_f1=micro)
         return _tune_top_k(s, y, max_k, score_kind)
 
     if y.nnz == 0:
@@ -303,7 +304,7 @@ def _tune(
     )
     out = Thresholds("per-label", per_label=per_label, score_kind=score_kind)
     return Thresholds(
-        "per-label", per_label=per_label, score_kind=score_kind, validation_micro_f1=_micro(out, s, y)
+        "per-label", per_label=per_label, score_kind=score_kind, validation_micro_f1=micro_f1_of(out, s, y)
     )
 
 
@@ -402,7 +403,7 @@ def tune_thresholds_cv(
         chosen = thresholds_at(float(fbr), rule_for(s_val))
     else:
         chosen = _choose_fbr(rule_for, thresholds_at, s_val, y_v, cross_fit=fallback == "highest")
-    chosen = dataclasses.replace(chosen, validation_micro_f1=_micro(chosen, s_val, y_v))
+    chosen = dataclasses.replace(chosen, validation_micro_f1=micro_f1_of(chosen, s_val, y_v))
     logger.info(
         "per-label-cv thresholds: fbr %g; %d of %d labels take the %s fallback",
         chosen.fbr,
@@ -502,7 +503,8 @@ def _with_top_label(pred: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:
     return out
 
 
-def _micro(thresholds: Thresholds, s: np.ndarray, y: sp.csr_matrix) -> float:
+def micro_f1_of(thresholds: Thresholds, s: np.ndarray, y: sp.csr_matrix) -> float:
+    """Micro-F1 of ``thresholds`` applied to checked scores ``s`` against binary CSR labels ``y``."""
     counts = _core.label_counts(y, thresholds._predict(s))
     return _core.reduce_counts(
         counts.tp.sum(keepdims=True), counts.fp.sum(keepdims=True), counts.fn.sum(keepdims=True)
