@@ -25,29 +25,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "reuters21578.tar.gz"
 GROUPS = ("total", "head", "medium", "tail")
 
 
-class _LabelMatrix:
+class LabelMatrix(sparse.csc_matrix):
     """The training labels as LibMultiLabel 0.10 expects them, made to work with current SciPy.
 
     ``train_thresholding`` orders labels by ``np.sum(y, 2)``, an axis SciPy >= 1.15 rejects; what it
     means is the positives per label (axis 0), most frequent first. Everything else is passed on.
     """
 
-    def __new__(cls, y):
-        from scipy import sparse
+    def tocsc(self, copy=False):
+        return self
 
-        class LabelMatrix(sparse.csc_matrix):
-            def tocsc(self, copy=False):
-                return self
-
-            def sum(self, axis=None, dtype=None, out=None):
-                return super().sum(axis=0 if axis == 2 else axis, dtype=dtype, out=out)
-
-        return LabelMatrix(y)
+    def sum(self, axis=None, dtype=None, out=None):
+        return super().sum(axis=0 if axis == 2 else axis, dtype=dtype, out=out)
 
 
 def run_split(seed: int, data: Path, method: str, options: str, fold_seed: int = 0) -> dict:
@@ -62,7 +57,7 @@ def run_split(seed: int, data: Path, method: str, options: str, fold_seed: int =
     vectorizer = TfidfVectorizer()
     x_train = vectorizer.fit_transform(corpus.train.texts)
     x_test = vectorizer.transform(corpus.test.texts)
-    y_train = _LabelMatrix(corpus.labels("train").astype(np.float64).tocsc())
+    y_train = LabelMatrix(corpus.labels("train").astype(np.float64).tocsc())
     np.random.seed(fold_seed)  # the folds of LibMultiLabel's threshold cross-validation
     start = time.perf_counter()
     if method == "thresholding":
