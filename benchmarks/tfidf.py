@@ -74,7 +74,7 @@ def run_one(
     """
     from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv, tune_thresholds_micromacro
     from mlbalance.models.registry import build_model
-    from mlbalance.training import fold_assignment, out_of_fold_scores
+    from mlbalance.training import cross_fit
 
     corpus = corpus_for(seed, data)
     model = build_model(kind, **config)
@@ -85,14 +85,14 @@ def run_one(
     s_val = model.scores(corpus.validation.texts)
     s_test = model.scores(corpus.test.texts)
     y_val, y_test = corpus.labels("validation"), corpus.labels("test")
-    s_oof = None
+    fits = None
     if any(m.startswith(("per-label-cv", "micromacro-cv")) for m in methods):
-        s_oof = out_of_fold_scores(lambda: build_model(kind, **config), corpus, folds=folds, seed=0)
+        fits = cross_fit(lambda: build_model(kind, **config), corpus, folds=folds, seed=0)
     if save_scores is not None:
         save_scores.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
         name = f"{kind}-{digest}-{seed}.npz"
-        extra = {} if s_oof is None else {"oof": s_oof}
+        extra = {} if fits is None else {"oof": fits.scores, "fold_val_medians": fits.validation_medians}
         np.savez_compressed(save_scores / name, val=s_val, test=s_test, config=json.dumps(config), **extra)
     result: dict[str, Any] = {
         "model": kind,
@@ -110,7 +110,7 @@ def run_one(
         name, _, fbr = name.partition("@")
         if name == "per-label-cv":
             thr = tune_thresholds_cv(
-                s_oof,  # type: ignore[arg-type]
+                fits.scores,  # type: ignore[union-attr]
                 corpus.labels("train"),
                 s_val,
                 y_val,
@@ -121,13 +121,14 @@ def run_one(
             )
         elif name == "micromacro-cv":
             thr = tune_thresholds_micromacro(
-                s_oof,  # type: ignore[arg-type]
+                fits.scores,  # type: ignore[union-attr]
                 corpus.labels("train"),
-                fold_assignment(len(corpus.train), folds, seed=0),
+                fits.folds,  # type: ignore[union-attr]
                 s_val,
                 y_val,
                 model.score_kind,
                 at_least_one=bool(plus),
+                fold_validation_medians=fits.validation_medians,  # type: ignore[union-attr]
             )
         else:
             thr = tune_thresholds(

@@ -1,5 +1,6 @@
 """train / compare / reevaluate (mlbalance.experiment) with a fast stand-in model."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -145,13 +146,21 @@ def test_train_with_micromacro_thresholds(tmp_path, fake_tfidf, small_keyword_co
     run = train(small_keyword_corpus, out=out, threshold="micromacro-cv", cv_folds=2)
     n = len(small_keyword_corpus.train)
     oof = out_of_fold_scores(lambda: fake_tfidf(), small_keyword_corpus, folds=2, seed=0)
-    expected = tune_thresholds_micromacro(
+    # each fold model's median validation score per label, from fold models fitted here
+    folds = fold_assignment(n, 2, seed=0)
+    medians = []
+    for k in range(2):
+        keep = np.flatnonzero(folds != k)
+        sub = dataclasses.replace(small_keyword_corpus, train=small_keyword_corpus.train.subset(keep))
+        medians.append(np.median(fake_tfidf().fit(sub).scores(small_keyword_corpus.validation.texts), axis=0))
+    args = (
         oof,
         small_keyword_corpus.labels("train"),
-        fold_assignment(n, 2, seed=0),
+        folds,
         run.model.scores(small_keyword_corpus.validation.texts),
         small_keyword_corpus.labels("validation"),
     )
+    expected = tune_thresholds_micromacro(*args, fold_validation_medians=np.array(medians))
     np.testing.assert_array_equal(run.thresholds.per_label, expected.per_label)
     stored = load_run(out)
     assert stored.thresholds.method == "micromacro-cv"

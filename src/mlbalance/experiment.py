@@ -115,7 +115,7 @@ def _evaluate(
     """
     from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv
     from mlbalance.evaluation.micromacro import tune_thresholds_micromacro
-    from mlbalance.training import fold_assignment, out_of_fold_scores
+    from mlbalance.training import cross_fit
 
     if len(corpus.validation) == 0:
         raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
@@ -123,10 +123,13 @@ def _evaluate(
     y_val = corpus.labels("validation")
     s_val = model.scores(corpus.validation.texts, progress=progress)
     if threshold.method in ("per-label-cv", "micromacro-cv"):
-        s_oof = out_of_fold_scores(build, corpus, folds=threshold.cv_folds, seed=0, progress=progress)
+        medians = threshold.method == "micromacro-cv"
+        fits = cross_fit(
+            build, corpus, folds=threshold.cv_folds, seed=0, progress=progress, validation_medians=medians
+        )
         if threshold.method == "per-label-cv":
             thresholds = tune_thresholds_cv(
-                s_oof,
+                fits.scores,
                 corpus.labels("train"),
                 s_val,
                 y_val,
@@ -136,13 +139,14 @@ def _evaluate(
             )
         else:
             thresholds = tune_thresholds_micromacro(
-                s_oof,
+                fits.scores,
                 corpus.labels("train"),
-                fold_assignment(len(corpus.train), threshold.cv_folds, seed=0),
+                fits.folds,
                 s_val,
                 y_val,
                 model.score_kind,
                 at_least_one=threshold.at_least_one,
+                fold_validation_medians=fits.validation_medians,
             )
     else:
         thresholds = tune_thresholds(

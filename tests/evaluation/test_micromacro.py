@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -24,16 +25,24 @@ def objective(tp, fp, fn, taken, totals):
     return own / taken + (2 * mtp / den if den else 0.0)
 
 
-def reference_micromacro(s_oof, y, folds, s_val):
+def logit(p):
+    p = np.clip(np.float64(p), 1e-12, 1 - 1e-7)
+    return math.log(p / (1 - p))
+
+
+def reference_micromacro(s_oof, y, folds, s_val, fold_medians=None):
     """A plain re-derivation, written after LibMultiLabel's loop: labels most frequent first; in each
     fold, walk the held-out scores in ascending order moving one document at a time to "negative",
     keep the last best of micro-F1 (with the labels so far) + F1 / labels so far; the threshold is the
-    mean of the usable folds' cuts; a label with no training positive is never predicted; then the
-    rate guard and its fallback."""
+    mean of the usable folds' cuts (with ``fold_medians``: each cut's logit raised by the rise of the
+    label's median validation score from the fold model to the final one, the mean taken in logits);
+    a label with no training positive is never predicted; a label no fold tested on a held-out
+    positive gets at least the fallback; then the rate guard and its fallback."""
     n, c = y.shape
     support = y.sum(axis=0)
     total_tp = total_fp = total_fn = 0
     out = np.full(c, np.nan)
+    tested = np.zeros(c, dtype=bool)
     for taken, j in enumerate(sorted(range(c), key=lambda j: (-support[j], j)), start=1):
         cuts, add = [], [0, 0, 0]
         for k in sorted(set(folds.tolist())):
@@ -58,16 +67,24 @@ def reference_micromacro(s_oof, y, folds, s_val):
                 t = (ordered[cut] + ordered[cut + 1]) / 2
             add = [a + b for a, b in zip(add, best_counts)]
             if support[j] - labels.sum() > 0:
-                cuts.append(t)
+                if fold_medians is None:
+                    cuts.append(t)
+                else:
+                    rise = logit(np.median(s_val[:, j])) - logit(fold_medians[k][j])
+                    cuts.append(logit(t) + max(rise, 0.0))
+                tested[j] = tested[j] or labels.sum() > 0
         total_tp, total_fp, total_fn = total_tp + add[0], total_fp + add[1], total_fn + add[2]
         if cuts:
-            out[j] = np.mean(cuts)
+            out[j] = np.mean(cuts) if fold_medians is None else 1 / (1 + math.exp(-np.mean(cuts)))
     fallback = np.nextafter(s_val.max(axis=0), np.float32(np.inf)).astype(np.float64)
     rate = support / n
     for j in range(c):
         if np.isnan(out[j]):
             out[j] = NEVER
-        elif (s_val[:, j] >= np.float32(out[j])).sum() > 5 * (rate[j] * len(s_val) + 1):
+            continue
+        if not tested[j]:
+            out[j] = max(out[j], fallback[j])
+        if (s_val[:, j] >= np.float32(out[j])).sum() > 5 * (rate[j] * len(s_val) + 1):
             out[j] = fallback[j]
     return out
 
@@ -91,6 +108,45 @@ def test_micromacro_matches_a_plain_re_derivation(seed, n_folds):
     assert thr.validation_micro_f1 == pytest.approx(f1_score(y_val, pred, average="micro"), abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cuts_moved_by_the_rise_of_the_validation_median_match_a_plain_re_derivation(seed):
+    s_oof, y_train = make_data(seed, n=150, c=20)
+    s_val, y_val = make_data(seed + 10, n=61, c=20)
+    folds = fold_assignment(len(s_oof), 3, seed=seed)
+    # fold models' medians: some labels below the final model's (their cuts rise), some above
+    rng = np.random.default_rng(seed)
+    medians = np.clip(np.median(s_val, axis=0) + rng.normal(0.0, 0.1, size=(3, 20)), 0.01, 0.99)
+    thr = tune_thresholds_micromacro(s_oof, y_train, folds, s_val, y_val, fold_validation_medians=medians)
+    expected = reference_micromacro(s_oof, y_train, folds, s_val, medians)
+    np.testing.assert_allclose(thr.per_label, expected, rtol=1e-6)
+    plain = tune_thresholds_micromacro(s_oof, y_train, folds, s_val, y_val)
+    assert not np.allclose(thr.per_label, plain.per_label)  # the medians do move the cuts
+    # medians above the final model's everywhere: no rise, nothing moved (only the mean is in logits)
+    high = tune_thresholds_micromacro(
+        s_oof, y_train, folds, s_val, y_val, fold_validation_medians=np.full((3, 20), 0.99)
+    )
+    same = reference_micromacro(s_oof, y_train, folds, s_val, np.full((3, 20), 0.99))
+    np.testing.assert_allclose(high.per_label, same, rtol=1e-6)
+    assert (high.per_label <= thr.per_label + 1e-12).all()
+
+
+def test_decision_values_move_by_the_plain_difference_of_medians():
+    s_oof, y_train = make_data(5, n=120, c=10, kind="decision")
+    s_val, y_val = make_data(6, n=51, c=10, kind="decision")
+    folds = fold_assignment(120, 3)
+    plain = tune_thresholds_micromacro(s_oof, y_train, folds, s_val, y_val, "decision")
+    # every fold model's median 0.25 below the final model's: every cut rises by 0.25
+    medians = np.tile(np.median(s_val, axis=0) - 0.25, (3, 1))
+    moved = tune_thresholds_micromacro(
+        s_oof, y_train, folds, s_val, y_val, "decision", fold_validation_medians=medians
+    )
+    # labels on neither the never-predict rule nor the fallback (just above the highest validation score)
+    fallback = np.nextafter(s_val.max(axis=0), np.float32(np.inf))
+    usable = (plain.per_label < NEVER) & (plain.per_label != fallback) & (moved.per_label != fallback)
+    assert usable.sum() >= 5
+    np.testing.assert_allclose(moved.per_label[usable], plain.per_label[usable] + 0.25, rtol=1e-6)
+
+
 def test_a_fold_that_never_saw_the_label_gives_no_cut():
     rng = np.random.default_rng(0)
     n = 90
@@ -101,13 +157,31 @@ def test_a_fold_that_never_saw_the_label_gives_no_cut():
     pos = [0, 3]  # label 1: both positives in fold 0, scored high
     y[pos, 1] = 1
     s[pos, 1] = [0.9, 0.8]
-    s_val = rng.uniform(0.0, 0.4, size=(40, 2)).astype(np.float32)
+    s_val = rng.uniform(0.0, 0.2, size=(40, 2)).astype(np.float32)
     y_val = (rng.random((40, 2)) < 0.3).astype(np.int8)
     thr = tune_thresholds_micromacro(s, y, folds, s_val, y_val)
     # folds 1 and 2 were trained on both positives but hold none: each cuts just above its highest
     # score; fold 0 (whose model never saw the label) would cut below 0.8 and is left out
     above = [np.nextafter(s[folds == k, 1].max(), np.float32(np.inf)) for k in (1, 2)]
     assert thr.per_label[1] == pytest.approx(np.mean(above), rel=1e-7)
+    # no fold tested a cut on a positive, so the threshold is at least the final model's fallback:
+    # with validation scores above the folds' cuts, just above the highest validation score
+    s_val[:, 1] += 0.3
+    lifted = tune_thresholds_micromacro(s, y, folds, s_val, y_val)
+    assert lifted.per_label[1] == np.nextafter(s_val[:, 1].max(), np.float32(np.inf))
+    assert lifted.per_label[0] == thr.per_label[0]  # a label with tested cuts keeps them
+
+
+def test_a_label_with_one_training_document_takes_at_least_the_fallback():
+    s_oof, y_train = make_data(11, n=120, c=6)
+    s_val, y_val = make_data(12, n=50, c=6)
+    y_train[:, 5] = 0
+    y_train[7, 5] = 1  # one positive: the folds that trained on it hold none, the other never saw it
+    s_oof[:, 5] = np.linspace(0.0, 0.5, 120, dtype=np.float32)
+    s_val[:, 5] = np.linspace(0.3, 0.9, 50, dtype=np.float32)
+    thr = tune_thresholds_micromacro(s_oof, y_train, fold_assignment(120, 3), s_val, y_val)
+    assert thr.per_label[5] == np.nextafter(np.float32(0.9), np.float32(np.inf))
+    assert not thr.predict(s_val).toarray()[:, 5].any()
 
 
 def test_labels_without_training_positive_or_failing_the_rate_guard():
@@ -162,3 +236,11 @@ def test_bad_input_is_named():
         tune_thresholds_micromacro(s_oof, y_train, folds, s_val, y_val, "logit")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="use tune_thresholds_micromacro"):
         tune_thresholds(s_val, y_val, method="micromacro-cv")
+    with pytest.raises(DataError, match=r"`fold_validation_medians` must have shape \(3, 6\)"):
+        tune_thresholds_micromacro(
+            s_oof, y_train, folds, s_val, y_val, fold_validation_medians=np.zeros((2, 6))
+        )
+    with pytest.raises(DataError, match="NaN or infinite"):
+        tune_thresholds_micromacro(
+            s_oof, y_train, folds, s_val, y_val, fold_validation_medians=np.full((3, 6), np.nan)
+        )

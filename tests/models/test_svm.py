@@ -90,3 +90,20 @@ def test_out_of_fold_scores_come_from_models_that_did_not_see_the_document(corpu
     assert oof[y].mean() < in_sample[y].mean()
     with pytest.raises(ConfigError, match=r"`folds`.*1"):
         out_of_fold_scores(SvmClassifier, corpus, folds=1)
+
+
+def test_cross_fit_keeps_each_fold_models_validation_medians(corpus):
+    import dataclasses
+
+    from mlbalance.training import cross_fit, fold_assignment, out_of_fold_scores
+
+    fits = cross_fit(SvmClassifier, corpus, folds=3, seed=1)
+    np.testing.assert_array_equal(fits.scores, out_of_fold_scores(SvmClassifier, corpus, folds=3, seed=1))
+    np.testing.assert_array_equal(fits.folds, fold_assignment(len(corpus.train), 3, seed=1))
+    assert fits.validation_medians.shape == (3, len(corpus.label_space))
+    keep = np.flatnonzero(fits.folds != 2)
+    fold_model = SvmClassifier().fit(dataclasses.replace(corpus, train=corpus.train.subset(keep)))
+    np.testing.assert_allclose(
+        fits.validation_medians[2], np.median(fold_model.scores(corpus.validation.texts), axis=0)
+    )
+    assert cross_fit(SvmClassifier, corpus, folds=2, validation_medians=False).validation_medians is None

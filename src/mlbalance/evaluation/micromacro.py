@@ -11,10 +11,21 @@ counted into the running micro-F1. The label's threshold is the mean of its per-
 the final model's scores. Rare labels thereby get cuts that weigh their own F1 against the damage
 their false positives do to micro-F1, which the plain per-label F1 optimum ignores.
 
-Three additions make it fit models other than a linear SVM (:func:`tune_thresholds_micromacro`): a
-fold whose *training* part held no positive of the label gives no cut for it (its model could not
-learn the label), a label with no training positive is never predicted, and the rate guard and
-fallback of ``"per-label-cv"`` apply.
+Additions make it fit models other than a linear SVM (:func:`tune_thresholds_micromacro`):
+
+- a fold whose *training* part held no positive of the label gives no cut for it (its model could
+  not learn the label), and a label with no training positive is never predicted;
+- a label for which no fold both trained on a positive and held one out (typically a label with one
+  training document) had no cut tested on a positive: its threshold is at least the final model's
+  highest validation score (SCutFBR.1's fallback), as a label failing ``"per-label-cv"`` gets;
+- given each fold model's per-label median validation score, a fold's cut is raised by how far the
+  label's median rose from that fold model to the final model, in logit units for probabilities, and
+  the cuts are averaged in those units. A network trained on all of a rare label's documents scores
+  that label higher across the board than one trained on part of them, so a cut found on a fold
+  model's scale lets the final model's extra height through as false positives; a fall is left
+  alone (for frequent labels the medians move by noise only; a linear SVM's margin keeps its scale,
+  and its shifts stay near zero);
+- the rate guard and fallback of ``"per-label-cv"`` apply.
 """
 
 from __future__ import annotations
@@ -39,6 +50,24 @@ from mlbalance.evaluation.thresholds import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: Probabilities are clipped to this range before the logit that puts cuts of different models on
+#: one scale.
+LOGIT_CLIP: tuple[float, float] = (1e-12, 1.0 - 1e-7)
+
+
+def _link(scores: np.ndarray, score_kind: ScoreKind) -> np.ndarray:
+    """Scores on an additive scale: the logit of probabilities, decision values as they are."""
+    values = np.asarray(scores, dtype=np.float64)
+    if score_kind == "decision":
+        return values
+    p = np.clip(values, *LOGIT_CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+def _unlink(values: np.ndarray, score_kind: ScoreKind) -> np.ndarray:
+    """The inverse of :func:`_link`."""
+    return values if score_kind == "decision" else 1.0 / (1.0 + np.exp(-values))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +112,7 @@ def tune_thresholds_micromacro(
     score_kind: ScoreKind = "probability",
     *,
     at_least_one: bool = False,
+    fold_validation_medians: np.ndarray | None = None,
 ) -> Thresholds:
     """Per-label thresholds by LibMultiLabel's micro+macro cross-validation (method ``"micromacro-cv"``).
 
@@ -91,12 +121,21 @@ def tune_thresholds_micromacro(
     folds, plus this cut's) plus this label's F1 divided by the number of labels taken so far; ties go
     to the cut predicting fewer documents. The threshold is the mean of the label's per-fold cuts.
 
-    Unlike LibMultiLabel: a fold whose training part holds no positive of the label gives no cut for
-    it (its model never saw the label; a network scores such a label on a scale of its own); a label
-    with no training positive, which no fold can cut, is never predicted
-    (:data:`~mlbalance.evaluation.thresholds.NEVER`); a label that its threshold would predict on more
-    than :data:`~mlbalance.evaluation.thresholds.RATE_GUARD` × (training rate × n_val + 1) validation
-    documents gets a threshold just above its highest validation score, as for ``"per-label-cv"``.
+    Unlike LibMultiLabel:
+
+    - a fold whose training part holds no positive of the label gives no cut for it (its model never
+      saw the label; a network scores such a label on a scale of its own); a label with no training
+      positive, which no fold can cut, is never predicted
+      (:data:`~mlbalance.evaluation.thresholds.NEVER`);
+    - a label for which no fold both trained on a positive and held one out gets a threshold at
+      least just above its highest validation score: none of its cuts was tested on a positive;
+    - with ``fold_validation_medians``, fold ``k``'s cut of label ``j`` is raised by
+      ``max(0, median_j(final) − fold_validation_medians[k, j])`` (medians of the validation scores,
+      in logit units for probabilities: ``LOGIT_CLIP``), and the cuts are averaged in those units;
+    - a label that its threshold would predict on more than
+      :data:`~mlbalance.evaluation.thresholds.RATE_GUARD` × (training rate × n_val + 1) validation
+      documents gets a threshold just above its highest validation score, as for ``"per-label-cv"``.
+
     Validation labels are not used for the thresholds, only for the reported validation micro-F1.
 
     Args:
@@ -108,6 +147,10 @@ def tune_thresholds_micromacro(
         y_val: the validation labels, same shape.
         score_kind: ``"probability"`` or ``"decision"`` (stored with the thresholds).
         at_least_one: a document with no label above threshold gets its top label.
+        fold_validation_medians: ``(n_folds, C)``, each fold model's per-label median score on the
+            validation documents, folds in the order of their ids
+            (:attr:`mlbalance.training.CrossFit.validation_medians`); None averages the cuts as
+            they are, as LibMultiLabel does.
 
     Returns:
         :class:`~mlbalance.evaluation.Thresholds` with method ``"micromacro-cv"``.
@@ -124,17 +167,20 @@ def tune_thresholds_micromacro(
     if fold_ids.size < 2:
         raise DataError(f"`folds` must name at least 2 folds, got {fold_ids.tolist()}")
 
+    n_labels = s_oof.shape[1]
+    shifts = _scale_shifts(fold_validation_medians, s_val, score_kind, fold_ids.size)
     cuts = []
     for k in fold_ids:
         rows = np.flatnonzero(fold_of == k)
         cuts.append(_fold_cuts(s_oof[rows], y_oof[rows]))
-    support = np.bincount(y_oof.indices, minlength=s_oof.shape[1])
-    per_label = np.full(s_oof.shape[1], np.nan)
+    support = np.bincount(y_oof.indices, minlength=n_labels)
+    per_label = np.full(n_labels, np.nan)
+    tested = np.zeros(n_labels, dtype=bool)  # some fold trained on a positive and held one out
     total = np.zeros(3)  # tp, fp, fn of the labels taken so far, summed over folds
     for taken, j in enumerate(np.argsort(-support, kind="stable"), start=1):
         counts = np.zeros(3)
-        chosen = []
-        for c in cuts:
+        chosen_folds, chosen = [], []
+        for k, c in enumerate(cuts):
             a, b = c.start[j], c.start[j + 1]
             tp = c.tp[a:b].astype(np.float64)
             fp = c.predicted[a:b] - tp
@@ -146,15 +192,20 @@ def tune_thresholds_micromacro(
             best = int(np.argmax(own + micro))  # the first maximum: the cut predicting fewest
             counts += (tp[best], fp[best], fn[best])
             if support[j] - c.support[j] > 0:  # this fold's model saw the label
+                chosen_folds.append(k)
                 chosen.append(c.threshold[a + best])
+                tested[j] |= c.support[j] > 0
         total += counts
-        if chosen:
+        if chosen and shifts is None:
             per_label[j] = float(np.mean(chosen))
+        elif chosen:
+            moved = _link(np.asarray(chosen), score_kind) + shifts[chosen_folds, j]
+            per_label[j] = float(_unlink(np.mean(moved), score_kind))
 
     train_rate = support / max(1, s_oof.shape[0])
     fallback = just_above_highest(s_val)
     no_cut = np.isnan(per_label)  # exactly the labels with no training positive
-    per_label = np.where(no_cut, NEVER, per_label)
+    per_label = np.where(no_cut, NEVER, np.where(tested, per_label, np.maximum(per_label, fallback)))
     keeps = within_rate_guard(per_label, s_val, train_rate) | no_cut
     chosen_thr = Thresholds(
         "micromacro-cv",
@@ -164,9 +215,31 @@ def tune_thresholds_micromacro(
     )
     chosen_thr = dataclasses.replace(chosen_thr, validation_micro_f1=micro_f1_of(chosen_thr, s_val, y_v))
     logger.info(
-        "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive",
+        "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive, "
+        "%d with no cut tested on a positive",
         int((~keeps).sum()),
         keeps.size,
         int(no_cut.sum()),
+        int((~tested & ~no_cut).sum()),
     )
     return chosen_thr
+
+
+def _scale_shifts(
+    medians: np.ndarray | None, s_val: np.ndarray, score_kind: ScoreKind, n_folds: int
+) -> np.ndarray | None:
+    """``(n_folds, C)``: how far each label's median validation score rose from each fold model to
+    the final model, on the additive scale of :func:`_link`; 0 where it fell (None without
+    ``medians``)."""
+    if medians is None:
+        return None
+    fold_medians = np.asarray(medians, dtype=np.float64)
+    if fold_medians.shape != (n_folds, s_val.shape[1]):
+        raise DataError(
+            f"`fold_validation_medians` must have shape {(n_folds, s_val.shape[1])} (folds × labels), "
+            f"got {fold_medians.shape}"
+        )
+    if not np.isfinite(fold_medians).all():
+        raise DataError("`fold_validation_medians` holds NaN or infinite values")
+    final = _link(np.median(s_val, axis=0), score_kind)
+    return np.maximum(final[None, :] - _link(fold_medians, score_kind), 0.0)
