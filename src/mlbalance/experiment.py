@@ -275,7 +275,8 @@ def train(
             ``"micromacro-cv"`` (LibMultiLabel's thresholding on the same scores).
         top_k: labels per document for ``threshold="top-k"``.
         at_least_one: give a document with no label above threshold its top-scoring label.
-        cv_folds: folds for ``threshold="per-label-cv"`` and ``"micromacro-cv"``.
+        cv_folds: folds for ``threshold="per-label-cv"`` and ``"micromacro-cv"`` (for the TF-IDF
+            network with ``"micromacro-cv"`` 10 measured best, docs/models.md section 6).
         fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold,
             just above their highest validation score (None: chosen on validation among 0.1–0.8).
         resume: continue an interrupted run in ``out`` from its checkpoint.
