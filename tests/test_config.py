@@ -37,7 +37,9 @@ def test_train_config_defaults_and_round_trip_dict():
     d = cfg.to_dict()
     assert d["model"] == "tfidf" and d["loss"] == "db" and d["seed"] == 0
     assert d["data"] == {"source": "x.jsonl", "data": None, "options": {}}
-    assert d["threshold"] == {"method": "grid", "k": None, "cv_folds": 3, "fbr": None, "at_least_one": False}
+    assert d["threshold"] == {
+        "method": "grid", "k": None, "cv_folds": 3, "fbr": None, "at_least_one": False, "value": None
+    }
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,9 @@ def test_train_config_defaults_and_round_trip_dict():
         ({"dataset": "d", "seed": "1"}, r"`seed` must be an integer >= 0, got '1'"),
         ({"dataset": "d", "threshold": "best"}, r"`threshold` must be one of .*got 'best'"),
         ({"dataset": "d", "threshold": "grid", "top_k": 2}, "applies only to --threshold top-k"),
+        ({"dataset": "d", "threshold": "grid", "threshold_value": 0.3}, "applies only to --threshold fixed"),
+        ({"dataset": "d", "threshold": "fixed", "threshold_value": "x"}, "`threshold_value` must be a"),
+        ({"dataset": "d", "threshold": "fixed", "threshold_value": float("nan")}, "must be finite"),
         ({"dataset": "d", "threshold": "top-k", "top_k": 0}, r"`top_k` must be an integer >= 1, got 0"),
         ({"dataset": "d", "losses": "all"}, "setting of `compare`"),
         ({"dataset": "d", "threshold": "per-label-cv", "cv_folds": 1}, r"`cv_folds` must be an integer >= 2"),

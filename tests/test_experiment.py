@@ -88,7 +88,18 @@ def test_reevaluate_with_another_threshold_method(tmp_path, fake_tfidf, small_ke
         "cv_folds": 3,
         "fbr": None,
         "at_least_one": False,
+        "value": None,
     }
+
+
+def test_fixed_threshold_is_stored_and_kept_by_a_rescore(tmp_path, fake_tfidf, small_keyword_corpus):
+    out = tmp_path / "run"
+    run = train(small_keyword_corpus, out=out, threshold="fixed", threshold_value=0.25)
+    assert run.thresholds.method == "fixed" and run.thresholds.value == 0.25
+    again = reevaluate(load_run(out), corpus=small_keyword_corpus)
+    assert again.thresholds.value == 0.25 and again.metrics == run.metrics
+    default = reevaluate(load_run(out), threshold="fixed", corpus=small_keyword_corpus)
+    assert default.thresholds.value == 0.5 and load_run(out).config["threshold"]["value"] is None
 
 
 def test_per_label_cv_fits_one_model_per_fold_and_tunes_on_their_scores(
@@ -130,6 +141,7 @@ def test_per_label_cv_fits_one_model_per_fold_and_tunes_on_their_scores(
         "cv_folds": 2,
         "fbr": 0.2,
         "at_least_one": True,
+        "value": None,
     }
     assert {r["threshold_method"] for r in run.metrics} == {"per-label-cv"}
     # re-evaluating with the run's own settings gives the same thresholds and metrics

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,9 @@ from mlbalance.errors import ConfigError
 
 ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer"]
 SvmBackend = Literal["liblinear", "sgd"]
-ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv"]
+ThresholdMethod = Literal[
+    "grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv", "fixed"
+]
 
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
@@ -42,7 +45,7 @@ SVM_KINDS: dict[str, str] = {"liblinear": "svm", "sgd": "svm-sgd"}
 
 #: Run-level keys of a config file (everything else is a model option).
 #: The keys of a :class:`ThresholdConfig`, as flags/config-file keys.
-THRESHOLD_KEYS = frozenset({"threshold", "top_k", "cv_folds", "fbr", "at_least_one"})
+THRESHOLD_KEYS = frozenset({"threshold", "top_k", "cv_folds", "fbr", "at_least_one", "threshold_value"})
 RUN_KEYS = (
     frozenset({"dataset", "data", "data_options", "model", "loss", "seed", "model_options"}) | THRESHOLD_KEYS
 )
@@ -65,12 +68,14 @@ class ThresholdConfig:
             (the exact best global threshold), ``"per-label"`` (per label, on validation),
             ``"top-k"``, ``"per-label-cv"`` (per label, on out-of-fold training scores: ``cv_folds``
             extra fits of the model) or ``"micromacro-cv"`` (LibMultiLabel's thresholding, on the same
-            out-of-fold scores).
+            out-of-fold scores) or ``"fixed"`` (one given threshold, no tuning).
         k: the number of labels per document for ``"top-k"`` (None: chosen on validation).
         cv_folds: folds of the out-of-fold scores for ``"per-label-cv"`` and ``"micromacro-cv"`` (>= 2).
         fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold
             (None: chosen on validation).
         at_least_one: a document with no label above threshold gets its top-scoring label.
+        value: ``"fixed"``: the threshold (None: the scores' decision point, probability 0.5 or
+            decision value 0).
     """
 
     method: ThresholdMethod = "grid"
@@ -78,6 +83,7 @@ class ThresholdConfig:
     cv_folds: int = 3
     fbr: float | None = None
     at_least_one: bool = False
+    value: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("threshold", self.method, THRESHOLD_METHODS)
@@ -95,17 +101,28 @@ class ThresholdConfig:
             object.__setattr__(self, "fbr", float(self.fbr))
         if not isinstance(self.at_least_one, bool):
             raise ConfigError(f"`at_least_one` must be true or false, got {self.at_least_one!r}")
+        if self.value is not None:
+            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+                raise ConfigError(f"`threshold_value` must be a number, got {self.value!r}")
+            if not math.isfinite(self.value):
+                raise ConfigError(f"`threshold_value` must be finite, got {self.value!r}")
+            if self.method != "fixed":
+                raise ConfigError(
+                    f"`threshold_value` applies only to --threshold fixed, got threshold {self.method!r}"
+                )
+            object.__setattr__(self, "value", float(self.value))
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> ThresholdConfig:
-        """From flag names (``threshold``, ``top_k``, ``cv_folds``, ``fbr``, ``at_least_one``); missing
-        keys take their defaults, and so do keys set to None."""
+        """From flag names (``threshold``, ``top_k``, ``cv_folds``, ``fbr``, ``at_least_one``,
+        ``threshold_value``); missing keys take their defaults, and so do keys set to None."""
         given = {
             "method": values.get("threshold"),
             "k": values.get("top_k"),
             "cv_folds": values.get("cv_folds"),
             "fbr": values.get("fbr"),
             "at_least_one": values.get("at_least_one"),
+            "value": values.get("threshold_value"),
         }
         return cls(**{key: value for key, value in given.items() if value is not None})
 
@@ -117,6 +134,7 @@ class ThresholdConfig:
             "cv_folds": self.cv_folds,
             "fbr": self.fbr,
             "at_least_one": self.at_least_one,
+            "threshold_value": self.value,
         }
 
 
@@ -161,7 +179,7 @@ class TrainConfig:
     Attributes:
         data: the corpus.
         model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
-        loss: a loss preset name (``mlbalance.losses.LOSS_NAMES``); ignored by the SVM.
+        loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); ignored by the SVM.
         seed: seeds the model (passed on where its constructor takes ``seed``).
         threshold: how thresholds are tuned on validation.
         model_options: further constructor arguments of the model (``max_epochs``, ``lr``, ...).
@@ -290,7 +308,7 @@ class CompareConfig:
 
 
 def parse_losses(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"all"`` → every preset; ``"a,b"`` → ``("a", "b")``; a list is kept; ``""``/None → none.
+    """``"all"`` → the paper's eight presets; ``"a,b"`` → ``("a", "b")``; a list is kept; ``""``/None → none.
 
     Raises:
         ConfigError: a name that is not a loss preset (when the losses module is available).
@@ -305,20 +323,21 @@ def parse_losses(value: str | Sequence[str] | None) -> tuple[str, ...]:
         names = tuple(value)
     else:
         raise ConfigError(f"`losses` must be 'all', a comma-separated string or a list, got {value!r}")
-    known = _loss_names()
+    known = _loss_names(every=True)
     if known is not None:
         for name in names:
             if name not in known:
-                raise ConfigError(f"unknown loss {name!r}; choose from {known} or 'all'")
+                raise ConfigError(f"unknown loss {name!r}; choose from {known} or 'all' (the paper's eight)")
     return names
 
 
-def _loss_names() -> tuple[str, ...] | None:
+def _loss_names(every: bool = False) -> tuple[str, ...] | None:
+    """The paper's presets (``every``: and the losses after the paper), None without the losses."""
     try:
-        from mlbalance.losses import LOSS_NAMES
+        from mlbalance.losses import ALL_LOSS_NAMES, LOSS_NAMES
     except ImportError:  # the losses package is optional to this module's callers
         return None
-    return tuple(LOSS_NAMES)
+    return tuple(ALL_LOSS_NAMES if every else LOSS_NAMES)
 
 
 def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:

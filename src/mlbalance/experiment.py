@@ -156,6 +156,7 @@ def _evaluate(
             score_kind=model.score_kind,
             k=threshold.k,
             at_least_one=threshold.at_least_one,
+            value=threshold.value,
         )
     rows = evaluate(s_val, y_val, stats, thresholds, split="validation")
     if len(corpus.test):
@@ -174,8 +175,9 @@ def _builder(config: TrainConfig) -> Callable[[], Classifier]:
 def run_report(
     rows: Sequence[Mapping[str, Any]], title: str, timing: Mapping[str, float] | None = None
 ) -> str:
-    """Markdown: Table 2 and Table 3 of the test split, then each run's thresholds (and times)."""
-    from mlbalance.evaluation.report import table2_markdown, table3_markdown
+    """Markdown: Table 2, Table 3 and the ranking metrics of the test split, then each run's thresholds
+    (and times)."""
+    from mlbalance.evaluation.report import ranking_markdown, table2_markdown, table3_markdown
 
     test = [dict(r) for r in rows if r["split"] == "test"]
     val = [dict(r) for r in rows if r["split"] == "validation"]
@@ -186,6 +188,7 @@ def run_report(
             "## Table 3 — test, micro-F1 / macro-F1 (%) by labels per document\n",
             table3_markdown(test),
         ]
+        parts += ["## Ranking — test, P@k / nDCG@k / PSP@k (%)\n", ranking_markdown(test)]
     if val:
         parts += ["## Validation (thresholds tuned here)\n", table2_markdown(val)]
     parts += ["## Thresholds\n", thresholds_markdown(rows, timing)]
@@ -254,6 +257,7 @@ def train(
     at_least_one: bool = False,
     cv_folds: int = 3,
     fbr: float | None = None,
+    threshold_value: float | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
@@ -265,20 +269,23 @@ def train(
         corpus_or_source: a :class:`~mlbalance.data.corpus.Corpus`, a source name
             (``"reuters21578"``, ``"synthetic:tiny"``) or a path to a JSONL/CSV file or folder.
         model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
-        loss: a loss preset (``mlbalance.losses.LOSS_NAMES``); the SVM has none.
+        loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); the SVM has none.
         out: a run directory to write (None: keep the run in memory only).
         data: the file a source name needs (e.g. the Reuters archive).
         data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
         seed: the model's seed.
         threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"``, ``"per-label-cv"``
             (per-label thresholds tuned on out-of-fold training scores: ``cv_folds`` extra fits) or
-            ``"micromacro-cv"`` (LibMultiLabel's thresholding on the same scores).
+            ``"micromacro-cv"`` (LibMultiLabel's thresholding on the same scores) or ``"fixed"`` (one
+            given threshold, ``threshold_value``, no tuning).
         top_k: labels per document for ``threshold="top-k"``.
         at_least_one: give a document with no label above threshold its top-scoring label.
         cv_folds: folds for ``threshold="per-label-cv"`` and ``"micromacro-cv"`` (for the TF-IDF
             network with ``"micromacro-cv"`` 10 measured best, docs/models.md section 6).
         fbr: ``"per-label-cv"``: labels whose out-of-fold F1 is below this take the fallback threshold,
             just above their highest validation score (None: chosen on validation among 0.1–0.8).
+        threshold_value: ``threshold="fixed"``: the threshold (None: 0.5 for probabilities, 0 for
+            SVM decision values).
         resume: continue an interrupted run in ``out`` from its checkpoint.
         overwrite: replace a finished run in ``out``.
         progress: a :class:`~mlbalance.models.base.ProgressCallback`.
@@ -297,7 +304,7 @@ def train(
         model=model,  # type: ignore[arg-type]
         loss=loss,
         seed=seed,
-        threshold=ThresholdConfig(threshold, top_k, cv_folds, fbr, at_least_one),  # type: ignore[arg-type]
+        threshold=ThresholdConfig(threshold, top_k, cv_folds, fbr, at_least_one, threshold_value),  # type: ignore[arg-type]
         model_options=model_options,
     )
     return train_config(config, out, corpus=corpus, resume=resume, overwrite=overwrite, progress=progress)
@@ -409,6 +416,7 @@ def compare(
     at_least_one: bool = False,
     cv_folds: int = 3,
     fbr: float | None = None,
+    threshold_value: float | None = None,
     progress: ProgressCallback | None = None,
     on_cell: CellCallback | None = None,
     svm_options: Mapping[str, Any] | None = None,
@@ -430,8 +438,8 @@ def compare(
         losses: ``"all"``, ``"bce,db"`` or a list of preset names.
         svm: also train the TF-IDF + linear SVM baseline.
         out: the output folder (None: nothing is written).
-        data, data_options, seed, threshold, top_k, at_least_one, cv_folds, fbr, progress: as for
-            :func:`train`.
+        data, data_options, seed, threshold, top_k, at_least_one, cv_folds, fbr, threshold_value,
+            progress: as for :func:`train`.
         on_cell: told about each cell: ``(index, total, name, state)`` (see :data:`CellCallback`).
         svm_options: constructor arguments of the SVM (default: the paper's recipe).
         svm_backend: ``"liblinear"`` (one ``LinearSVC`` per label) or ``"sgd"`` (all labels at once,
@@ -452,7 +460,7 @@ def compare(
         losses=parse_losses(losses),
         svm=svm,
         seed=seed,
-        threshold=ThresholdConfig(threshold, top_k, cv_folds, fbr, at_least_one),  # type: ignore[arg-type]
+        threshold=ThresholdConfig(threshold, top_k, cv_folds, fbr, at_least_one, threshold_value),  # type: ignore[arg-type]
         model_options=model_options,
         svm_options=svm_options or {},
         svm_backend=svm_backend,  # type: ignore[arg-type]
@@ -633,6 +641,7 @@ def reevaluate(
     at_least_one: bool | None = None,
     cv_folds: int | None = None,
     fbr: float | None = None,
+    threshold_value: float | None = None,
     corpus: Corpus | None = None,
     data: str | Path | None = None,
     progress: ProgressCallback | None = None,
@@ -642,8 +651,8 @@ def reevaluate(
     Args:
         run: a finished run (from :func:`~mlbalance.runs.load_run`).
         threshold: the thresholding method (None: the run's own, with its settings).
-        top_k, at_least_one, cv_folds, fbr: as for :func:`train` (with a new ``threshold``; None: the
-            defaults).
+        top_k, at_least_one, cv_folds, fbr, threshold_value: as for :func:`train` (with a new
+            ``threshold``; None: the defaults).
         corpus: the corpus (None: loaded from the run's configuration).
         data: a new location of the data file the run's source reads.
         progress: a progress callback.
@@ -657,7 +666,11 @@ def reevaluate(
         # the run's own settings (runs written before some keys existed take their defaults)
         stored_threshold = dict(run.config["threshold"])
         settings = ThresholdConfig.from_values(
-            {"threshold": stored_threshold.pop("method"), "top_k": stored_threshold.pop("k", None)}
+            {
+                "threshold": stored_threshold.pop("method"),
+                "top_k": stored_threshold.pop("k", None),
+                "threshold_value": stored_threshold.pop("value", None),
+            }
             | stored_threshold
         ).to_values()
     else:
@@ -667,6 +680,7 @@ def reevaluate(
             "at_least_one": at_least_one,
             "cv_folds": cv_folds,
             "fbr": fbr,
+            "threshold_value": threshold_value,
         }
     stored = TrainConfig.from_mapping(
         {

@@ -9,6 +9,7 @@ from sklearn.metrics import f1_score, ndcg_score, precision_recall_fscore_suppor
 
 from mlbalance.errors import DataError
 from mlbalance.evaluation import (
+    RANKING_KEYS,
     ROW_KEYS,
     Thresholds,
     evaluate,
@@ -49,7 +50,7 @@ def assert_row_matches(row, expected):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("method", ["grid", "global-optimal", "per-label", "top-k"])
+@pytest.mark.parametrize("method", ["grid", "global-optimal", "per-label", "top-k", "fixed"])
 def test_evaluate_matches_sklearn_for_every_group(seed, method):
     s_val, y_val = make_data(seed, n=100, c=30)
     s, y = make_data(seed + 10, n=150, c=30, ties=True)
@@ -81,7 +82,11 @@ def test_dense_and_sparse_give_identical_rows():
     assert evaluate(s, sp.csr_matrix(y), stats, thr) == dense
     assert evaluate(s, sp.csc_matrix(y.astype(np.float64)), stats, thr) == dense
     assert evaluate(s, y.astype(bool), stats, thr) == dense
-    assert evaluate_predictions(y, thr.predict(s).toarray(), stats, thresholds=thr) == dense
+    from_predictions = evaluate_predictions(y, thr.predict(s).toarray(), stats, thresholds=thr)
+    without_scores = [{k: v for k, v in row.items() if k not in RANKING_KEYS} for row in dense]
+    f1_rows = [{k: v for k, v in row.items() if k not in RANKING_KEYS} for row in from_predictions]
+    assert f1_rows == without_scores
+    assert all(row[k] is None for row in from_predictions for k in RANKING_KEYS)  # no scores, no ranking
 
 
 def test_empty_groups_and_pubmed_bins():
@@ -166,7 +171,7 @@ def test_ranking_metrics_match_brute_force_and_sklearn(k):
     assert precision_at_k(s, y, k) == pytest.approx(brute_p_at_k(s, y, k), abs=1e-12)
     assert ndcg_at_k(s, sp.csr_matrix(y), k) == pytest.approx(ndcg_score(y, s, k=k), abs=1e-9)
     both = ranking_metrics(s, y, ks=(k,))
-    assert set(both) == {f"P@{k}", f"nDCG@{k}"}
+    assert set(both) == {f"p@{k}", f"ndcg@{k}"}
     assert precision_at_k(s, y, 100) == pytest.approx(y.sum() / (len(s) * 100))
 
 

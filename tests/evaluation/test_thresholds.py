@@ -1,4 +1,4 @@
-"""Threshold tuning: grid, exact global optimum, per-label, top-k; prediction and serialisation."""
+"""Threshold tuning: grid, exact global optimum, per-label, top-k, fixed; prediction and serialisation."""
 
 from __future__ import annotations
 
@@ -205,7 +205,29 @@ def test_chunked_passes_equal_unchunked(monkeypatch):
     assert results[0] == results[1]
 
 
-@pytest.mark.parametrize("method", ["grid", "global-optimal", "per-label", "top-k"])
+@pytest.mark.parametrize("kind", ["probability", "decision"])
+def test_fixed_is_the_decision_point_or_the_given_value(kind):
+    s, y = make_data(4, kind=kind)
+    default = tune_thresholds(s, y, method="fixed", score_kind=kind)
+    assert default.value == {"probability": 0.5, "decision": 0.0}[kind]
+    np.testing.assert_array_equal(default.predict(s).toarray(), (s >= np.float32(default.value)).astype(int))
+    at_value = (s >= np.float32(default.value)).astype(int)
+    assert default.validation_micro_f1 == pytest.approx(micro(y, at_value))
+    given_value = tune_thresholds(s, y, method="fixed", score_kind=kind, value=0.1)
+    assert given_value.value == float(np.float32(0.1))
+    with_top = tune_thresholds(s, y, method="fixed", score_kind=kind, value=1e9, at_least_one=True)
+    assert (with_top.predict(s).sum(axis=1) == 1).all()  # nothing reaches it: each document gets its top
+    empty = tune_thresholds(s, np.zeros_like(y), method="fixed", score_kind=kind)  # no positive: still fine
+    assert empty.validation_micro_f1 == 0.0
+    with pytest.raises(ConfigError, match="applies only to method 'fixed'"):
+        tune_thresholds(s, y, method="grid", value=0.5)
+    with pytest.raises(ConfigError, match="must be finite"):
+        tune_thresholds(s, y, method="fixed", value=float("inf"))
+    with pytest.raises(ConfigError, match="needs a finite `value`"):
+        Thresholds("fixed")
+
+
+@pytest.mark.parametrize("method", ["grid", "global-optimal", "per-label", "top-k", "fixed"])
 def test_to_dict_from_dict_roundtrip_through_json(method):
     s, y = make_data(8)
     thr = tune_thresholds(s, y, method=method)

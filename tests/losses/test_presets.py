@@ -228,7 +228,8 @@ def test_released_scripts_constants():
 
 
 def test_unknown_name_lists_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown loss 'dbl'; valid names are bce, focal, .*, db$"):
+    valid = r"valid names are bce, focal, .*, db, asl, zlpr, logit-adjusted$"
+    with pytest.raises(ValueError, match=r"unknown loss 'dbl'; " + valid):
         get_loss("dbl", [1, 2])
 
 

@@ -74,12 +74,19 @@ def add_model_arguments(
 
 
 #: The flags of :func:`add_threshold_options` and ``--threshold``, as settings keys.
-THRESHOLD_FLAGS = ("threshold", "top_k", "at_least_one", "cv_folds", "fbr")
+THRESHOLD_FLAGS = ("threshold", "top_k", "at_least_one", "cv_folds", "fbr", "threshold_value")
 
 
 def add_threshold_options(group: Any) -> None:
     """The options of the thresholding methods (``--threshold`` itself is added by the caller)."""
     group.add_argument("--top-k", type=int, help="labels per document for --threshold top-k")
+    group.add_argument(
+        "--threshold-value",
+        type=float,
+        metavar="SCORE",
+        help="the threshold of --threshold fixed (default: the scores' decision point, "
+        "probability 0.5 or SVM decision value 0)",
+    )
     group.add_argument(
         "--at-least-one",
         action="store_true",
@@ -198,7 +205,7 @@ def _short(value: Any) -> Any:
 
 def print_tables(rows: list[Mapping[str, Any]], split: str = "test") -> None:
     """Table 2 and Table 3 of ``split`` on stdout (the validation Table 2 when there is no test)."""
-    from mlbalance.evaluation.report import table2_markdown, table3_markdown
+    from mlbalance.evaluation.report import ranking_markdown, table2_markdown, table3_markdown
 
     chosen = [dict(r) for r in rows if r["split"] == split]
     if not chosen:
@@ -209,6 +216,9 @@ def print_tables(rows: list[Mapping[str, Any]], split: str = "test") -> None:
     print()
     print(f"Table 3 — {split}, micro-F1 / macro-F1 (%) by labels per document")
     print(table3_markdown(chosen).rstrip("\n"))
+    print()
+    print(f"Ranking — {split}, P@k / nDCG@k / PSP@k (%)")
+    print(ranking_markdown(chosen).rstrip("\n"))
 
 
 def existing_path(value: str, what: str) -> Path:

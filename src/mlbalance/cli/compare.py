@@ -31,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_data_arguments(parser)
-    parser.add_argument("--losses", help="'all' (default) or comma-separated presets, e.g. bce,focal,db")
+    parser.add_argument(
+        "--losses",
+        help="'all' (default: the paper's eight presets) or comma-separated names, e.g. bce,db,asl,zlpr",
+    )
     parser.add_argument(
         "--svm", action=argparse.BooleanOptionalAction, default=None, help="also train the SVM baseline"
     )

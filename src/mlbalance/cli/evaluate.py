@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
                 at_least_one=args.at_least_one,
                 cv_folds=args.cv_folds,
                 fbr=args.fbr,
+                threshold_value=args.threshold_value,
                 data=args.data,
                 progress=progress,
             ).metrics

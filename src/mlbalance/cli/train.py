@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_arguments(parser)
     parser.add_argument(
-        "--loss", help="loss preset: bce, focal, cb, r-focal, ntr-focal, db-nofocal, cb-ntr, db"
+        "--loss",
+        help="loss: bce, focal, cb, r-focal, ntr-focal, db-nofocal, cb-ntr, db (the paper's), asl, zlpr, "
+        "logit-adjusted (default: db)",
     )
     add_model_arguments(parser)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory to write")

@@ -14,18 +14,24 @@ from mlbalance.evaluation.metrics import (
     evaluate,
     evaluate_predictions,
     label_subset_f1,
-    ndcg_at_k,
     per_label_table,
-    precision_at_k,
-    ranking_metrics,
     threshold_sweep,
 )
 from mlbalance.evaluation.micromacro import tune_thresholds_micromacro
 from mlbalance.evaluation.plots import plot_f1_by_group
+from mlbalance.evaluation.ranking import (
+    RANKING_KEYS,
+    ndcg_at_k,
+    precision_at_k,
+    propensities,
+    psp_at_k,
+    ranking_metrics,
+)
 from mlbalance.evaluation.report import (
     PAPER_METHOD_NAMES,
     PAPER_TABLE2,
     paper_method_name,
+    ranking_markdown,
     rows_to_csv,
     rows_to_json,
     table2_markdown,
@@ -45,6 +51,7 @@ __all__ = [
     "PAPER_GRIDS",
     "PAPER_METHOD_NAMES",
     "PAPER_TABLE2",
+    "RANKING_KEYS",
     "ROW_KEYS",
     "Thresholds",
     "confused_pairs",
@@ -56,6 +63,9 @@ __all__ = [
     "per_label_table",
     "plot_f1_by_group",
     "precision_at_k",
+    "propensities",
+    "psp_at_k",
+    "ranking_markdown",
     "ranking_metrics",
     "rows_to_csv",
     "rows_to_json",

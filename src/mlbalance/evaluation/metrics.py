@@ -1,4 +1,4 @@
-"""Micro/macro precision, recall and F1 by label group and by document group; P@k, nDCG@k.
+"""Micro/macro precision, recall and F1 by label group and by document group, with ranking metrics.
 
 Counts are taken per label once (tp, fp, fn) and reduced over any label subset, so the paper's
 head/medium/tail columns are just subsets of one count vector. Conventions:
@@ -7,7 +7,9 @@ head/medium/tail columns are just subsets of one count vector. Conventions:
   label with no true and no predicted positive counts as 0 — the paper's convention;
 - ``macro_f1_present`` averages F1 over the labels of the group that occur at least once among the true labels
   in the evaluated documents;
-- a group with no labels (or, for document groups, no documents) gets None for every metric.
+- a group with no labels (or, for document groups, no documents) gets None for every metric;
+- :func:`evaluate` adds the ranking metrics of the scores (:mod:`mlbalance.evaluation.ranking`:
+  ``p@k``, ``ndcg@k``, ``psp@k``) to every row; a label group ranks only its own labels.
 
 Labels may be ``scipy.sparse`` or dense: the numbers are identical.
 """
@@ -22,8 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbalance.errors import DataError
-from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholds import Thresholds, _top_k_indices
+from mlbalance.evaluation import _core, ranking
+from mlbalance.evaluation.thresholds import Thresholds
 
 if TYPE_CHECKING:
     from mlbalance.data.stats import LabelStats
@@ -44,6 +46,7 @@ ROW_KEYS: tuple[str, ...] = (
     "threshold_method",
     "n_docs",
     "n_labels",
+    *ranking.RANKING_KEYS,
 )
 
 
@@ -54,8 +57,11 @@ def evaluate(
     thresholds: Thresholds,
     split: str = "test",
     doc_bins: Sequence[tuple[str, int, int | None]] | None = None,
+    *,
+    propensity_a: float = ranking.PROPENSITY_A,
+    propensity_b: float = ranking.PROPENSITY_B,
 ) -> list[dict[str, Any]]:
-    """The rows of the paper's Tables 2 and 3 for one score matrix.
+    """The rows of the paper's Tables 2 and 3 for one score matrix, with ranking metrics.
 
     Args:
         scores: dense ``(n_docs, C)`` scores of the evaluated split.
@@ -65,6 +71,8 @@ def evaluate(
         split: the name written in each row.
         doc_bins: Table 3 bins ``(name, low, high|None)`` of documents by number of true labels,
             instead of ``stats.doc_bins``.
+        propensity_a, propensity_b: ``A`` and ``B`` of the PSP@k propensities
+            (:func:`~mlbalance.evaluation.ranking.propensities` of the training counts).
 
     Returns:
         One dict per group: ``"total"``, ``"head"``, ``"medium"``, ``"tail"`` (label subsets), then
@@ -73,9 +81,26 @@ def evaluate(
     """
     s = _core.as_scores(scores)
     y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
-    return evaluate_predictions(
+    rows = evaluate_predictions(
         y, thresholds._predict(s), stats, split=split, thresholds=thresholds, doc_bins=doc_bins
     )
+    inverse = 1.0 / ranking.propensities(stats.class_freq, stats.n_train, propensity_a, propensity_b)
+    groups = stats.group_indices()
+    doc_masks = (stats if doc_bins is None else _with_bins(stats, doc_bins)).doc_group_masks(y)
+    for row in rows:
+        name = row["group"]
+        if name == "total":
+            values = ranking.row_metrics(s, y, inverse)
+        elif name in groups:
+            values = ranking.row_metrics(s, y, inverse, columns=groups[name])
+        else:
+            values = ranking.row_metrics(s, y, inverse, rows=doc_masks[name])
+        row.update(values)
+    return rows
+
+
+def _with_bins(stats: LabelStats, doc_bins: Sequence[tuple[str, int, int | None]]) -> LabelStats:
+    return dataclasses.replace(stats, doc_bins=tuple(tuple(b) for b in doc_bins))  # type: ignore[misc]
 
 
 def evaluate_predictions(
@@ -100,7 +125,7 @@ def evaluate_predictions(
         "threshold_method": None if thresholds is None else thresholds.method,
     }
     if doc_bins is not None:
-        stats = dataclasses.replace(stats, doc_bins=tuple(tuple(b) for b in doc_bins))
+        stats = _with_bins(stats, doc_bins)
     counts = _core.label_counts(y, p)
     rows = []
     groups = {"total": np.arange(n_labels), **stats.group_indices()}
@@ -127,6 +152,7 @@ def _row(split: str, group: str, values: dict, common: dict, n_docs: int, n_labe
         **common,
         "n_docs": int(n_docs),
         "n_labels": int(n_labels),
+        **dict.fromkeys(ranking.RANKING_KEYS),  # from the scores: filled in by evaluate()
     }
 
 
@@ -183,54 +209,6 @@ def threshold_sweep(
                 row[key] = None if v is None or np.isnan(v) else v
             rows.append(row)
     return rows
-
-
-def ranking_metrics(
-    scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, ks: Sequence[int] = (1, 3, 5)
-) -> dict[str, float]:
-    """``{"P@k": ..., "nDCG@k": ...}`` for each ``k`` in ``ks``, averaged over all documents.
-
-    P@k = (true labels among the top k) / k. nDCG@k uses binary gains, ``DCG = Σ_r rel_r / log2(r + 1)``
-    over the top k, divided by the ideal DCG of ``min(k, n_true)`` labels; a document with no true label
-    scores 0 in both (as ``sklearn.metrics.ndcg_score`` does). Equal scores rank by column index.
-    """
-    s = _core.as_scores(scores)
-    y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
-    ks = [int(k) for k in ks]
-    if not ks or min(ks) < 1:
-        raise DataError(f"`ks` must be integers >= 1, got {ks!r}")
-    n_docs, n_labels = s.shape
-    if n_docs == 0:
-        raise DataError("`scores` has no documents")
-    max_k = max(ks)
-    top = _top_k_indices(s, max_k)
-    kk = top.shape[1]
-    rows = np.repeat(np.arange(n_docs, dtype=np.int64), kk)
-    pos_keys = np.sort(_core.entry_keys(_core.row_of_entries(y), y.indices, n_labels))
-    hit = _core.is_member(_core.entry_keys(rows, top.ravel(), n_labels), pos_keys).reshape(n_docs, kk)
-    discount = 1.0 / np.log2(np.arange(2, max_k + 2))
-    ideal_cum = np.concatenate([[0.0], np.cumsum(discount)])
-    n_true = np.diff(y.indptr)
-    out: dict[str, float] = {}
-    for k in ks:
-        kc = min(k, kk)
-        out[f"P@{k}"] = float(hit[:, :kc].sum() / (n_docs * k))
-        dcg = hit[:, :kc] @ discount[:kc]
-        idcg = ideal_cum[np.minimum(n_true, k)]
-        ndcg = np.zeros(n_docs)
-        np.divide(dcg, idcg, out=ndcg, where=idcg > 0)
-        out[f"nDCG@{k}"] = float(ndcg.mean())
-    return out
-
-
-def precision_at_k(scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, k: int = 1) -> float:
-    """Mean over documents of (true labels among the ``k`` highest scores) / ``k``."""
-    return ranking_metrics(scores, y_true, (k,))[f"P@{k}"]
-
-
-def ndcg_at_k(scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, k: int = 5) -> float:
-    """Mean nDCG@k with binary gains (see :func:`ranking_metrics`)."""
-    return ranking_metrics(scores, y_true, (k,))[f"nDCG@{k}"]
 
 
 def per_label_table(

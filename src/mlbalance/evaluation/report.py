@@ -19,6 +19,7 @@ import numpy as np
 
 from mlbalance.errors import DataError
 from mlbalance.evaluation.metrics import LABEL_GROUPS, ROW_KEYS
+from mlbalance.evaluation.ranking import PROPENSITY_A, PROPENSITY_B, RANKING_KEYS
 
 MacroKey = Literal["macro_f1", "macro_f1_present"]
 
@@ -209,6 +210,35 @@ def table3_markdown(
     note = (
         "Documents grouped by their number of true labels; F1 in percent over all labels; "
         f"{_MACRO_NOTES[macro]}."
+    )
+    return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+_RANKING_TITLES = {"p": "P", "ndcg": "nDCG", "psp": "PSP"}
+
+
+def ranking_markdown(rows: Iterable[Mapping[str, Any]], *, split: str | None = None) -> str:
+    """P@k, nDCG@k and PSP@k (%) of all labels, then PSP@5 of each label group: one line per run.
+
+    Runs whose rows carry no ranking metrics (made from predictions without scores) show n/a.
+    """
+    runs = _runs(rows, split)
+    show_split = len({key[2] for key in runs}) > 1
+    head = ["model", "loss", *(["split"] if show_split else [])]
+    head += [_RANKING_TITLES[key.partition("@")[0]] + "@" + key.partition("@")[2] for key in RANKING_KEYS]
+    groups = [g for g in LABEL_GROUPS if g != "total"]
+    head += [f"{g} PSP@5" for g in groups]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for (model, loss, sp_name), by_group in runs.items():
+        total = by_group.get("total", {})
+        cells = [model or "-", loss or "-", *([sp_name] if show_split else [])]
+        cells += [_pct(total.get(key)) for key in RANKING_KEYS]
+        cells += [_pct(by_group.get(g, {}).get("psp@5")) for g in groups]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = (
+        "Percent; the k highest-scoring labels of each document, averaged over documents (a label group "
+        "ranks only its own labels). PSP@k: propensity-scored precision (Jain et al., KDD 2016; "
+        f"A = {PROPENSITY_A}, B = {PROPENSITY_B} unless set otherwise), normalised by the best achievable."
     )
     return "\n".join(lines) + "\n\n" + note + "\n"
 

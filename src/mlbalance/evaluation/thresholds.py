@@ -1,8 +1,11 @@
 """Decision thresholds tuned on validation scores, saved with a model, applied to test scores.
 
-Six methods (:func:`tune_thresholds` for the first four, :func:`tune_thresholds_cv` and
+Seven methods (:func:`tune_thresholds` for the first five, :func:`tune_thresholds_cv` and
 :func:`mlbalance.evaluation.micromacro.tune_thresholds_micromacro` for the two tuned on out-of-fold
 training scores):
+
+- ``"fixed"`` — one given threshold, no tuning: by default the decision point of the scores
+  (:data:`FIXED_DEFAULTS`: probability 0.5, decision value 0), where losses such as ZLPR put it.
 
 - ``"grid"`` — the paper's: the global threshold of a grid that maximises validation micro-F1.
   Default grids (:data:`PAPER_GRIDS`): probabilities 0.40–0.60 step 0.01; SVM decision values
@@ -49,10 +52,18 @@ from mlbalance.evaluation import _core
 
 logger = logging.getLogger(__name__)
 
-ThresholdMethod = Literal["grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv"]
+ThresholdMethod = Literal[
+    "grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv", "fixed"
+]
 ScoreKind = Literal["probability", "decision"]
 
-METHODS: tuple[str, ...] = ("grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv")
+METHODS: tuple[str, ...] = (
+    "grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv", "fixed"
+)
+#: The methods that hold one global threshold ``value``.
+GLOBAL_METHODS: tuple[str, ...] = ("grid", "global-optimal", "fixed")
+#: ``"fixed"``'s threshold when none is given: the scores' decision point (σ(0) = 0.5; 0).
+FIXED_DEFAULTS: dict[str, float] = {"probability": 0.5, "decision": 0.0}
 #: The methods that hold one threshold per label.
 PER_LABEL_METHODS: tuple[str, ...] = ("per-label", "per-label-cv", "micromacro-cv")
 #: The methods tuned on out-of-fold training scores (:func:`mlbalance.training.out_of_fold_scores`).
@@ -80,8 +91,8 @@ class Thresholds:
 
     Attributes:
         method: one of :data:`METHODS`.
-        value: the global threshold (grid, global-optimal; per-label-cv with the grid fallback), else
-            None.
+        value: the global threshold (grid, global-optimal, fixed; per-label-cv with the grid fallback),
+            else None.
         per_label: float64 array ``(C,)`` of per-label thresholds (per-label, per-label-cv), else None.
         k: labels per document (top-k), else None.
         score_kind: ``"probability"`` or ``"decision"``: what the scores were.
@@ -104,7 +115,7 @@ class Thresholds:
             raise ConfigError(f"`method` must be one of {METHODS}, got {self.method!r}")
         if self.score_kind not in SCORE_KINDS:
             raise ConfigError(f"`score_kind` must be one of {SCORE_KINDS}, got {self.score_kind!r}")
-        if self.method in ("grid", "global-optimal"):
+        if self.method in GLOBAL_METHODS:
             if self.value is None or not math.isfinite(float(self.value)):
                 raise ConfigError(f"method {self.method!r} needs a finite `value`, got {self.value!r}")
             object.__setattr__(self, "value", float(self.value))
@@ -199,13 +210,15 @@ def tune_thresholds(
     fallback: Literal["global-optimal", "grid"] = "global-optimal",
     max_k: int | None = None,
     at_least_one: bool = False,
+    value: float | None = None,
 ) -> Thresholds:
     """Choose thresholds on **validation** scores.
 
     Args:
         scores_val: dense ``(n_docs, C)`` validation scores (probabilities or decision values).
         y_val: validation labels, binary, ``scipy.sparse`` or dense, same shape.
-        method: ``"grid"``, ``"global-optimal"``, ``"per-label"`` or ``"top-k"`` (module docstring).
+        method: ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"`` or ``"fixed"`` (module
+            docstring).
         score_kind: ``"probability"`` or ``"decision"``; picks the default grid.
         grid: candidate thresholds for ``"grid"`` (and for ``fallback="grid"``); default the paper's.
         k: labels per document for ``"top-k"``; None tunes it in ``1..max_k``.
@@ -215,6 +228,7 @@ def tune_thresholds(
             document)``, at least 1, at most ``C``.
         at_least_one: give a document with no label above threshold its top-scoring label (the
             thresholds are tuned without this rule; ``validation_micro_f1`` is measured with it).
+        value: ``"fixed"``: the threshold (None: :data:`FIXED_DEFAULTS` of ``score_kind``).
 
     Returns:
         The tuned :class:`Thresholds` (with the validation micro-F1 they reach).
@@ -234,7 +248,9 @@ def tune_thresholds(
         )
     if not isinstance(at_least_one, (bool, np.bool_)):
         raise ConfigError(f"`at_least_one` must be true or false, got {at_least_one!r}")
-    out = _tune(scores_val, y_val, method, score_kind, grid, k, min_positives, fallback, max_k)
+    if value is not None and method != "fixed":
+        raise ConfigError(f"`value` applies only to method 'fixed', got method {method!r}")
+    out = _tune(scores_val, y_val, method, score_kind, grid, k, min_positives, fallback, max_k, value)
     if not at_least_one or out.method == "top-k":
         return out
     s = _core.as_scores(scores_val, "scores_val")
@@ -253,6 +269,7 @@ def _tune(
     min_positives: int,
     fallback: str,
     max_k: int | None,
+    value: float | None = None,
 ) -> Thresholds:
     """:func:`tune_thresholds` without the ``at_least_one`` rule."""
     if method not in METHODS:
@@ -272,6 +289,10 @@ def _tune(
     if s.shape[0] == 0:
         raise DataError("`scores_val` has no documents: thresholds cannot be tuned")
 
+    if method == "fixed":
+        chosen = FIXED_DEFAULTS[score_kind] if value is None else _check_fixed_value(value)
+        out = Thresholds("fixed", value=chosen, score_kind=score_kind)
+        return dataclasses.replace(out, validation_micro_f1=micro_f1_of(out, s, y))
     if method == "top-k":
         if k is not None:
             out = Thresholds("top-k", k=k, score_kind=score_kind)
@@ -509,6 +530,14 @@ def micro_f1_of(thresholds: Thresholds, s: np.ndarray, y: sp.csr_matrix) -> floa
     return _core.reduce_counts(
         counts.tp.sum(keepdims=True), counts.fp.sum(keepdims=True), counts.fn.sum(keepdims=True)
     )["micro_f1"]  # type: ignore[return-value]
+
+
+def _check_fixed_value(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigError(f"the fixed threshold must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ConfigError(f"the fixed threshold must be finite, got {value!r}")
+    return float(np.float32(value))  # exactly representable in float32 (module docstring)
 
 
 def _check_grid(grid: Any, score_kind: str) -> np.ndarray:

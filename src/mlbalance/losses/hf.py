@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from mlbalance.losses.balanced import BalancedLoss
+from mlbalance.losses.long_tail import LongTailLoss
 
 
 class HFComputeLoss:
@@ -31,9 +32,9 @@ class HFComputeLoss:
         loss: the loss; its statistics buffers are moved to the logits' device on first use.
     """
 
-    def __init__(self, loss: BalancedLoss) -> None:
-        if not isinstance(loss, BalancedLoss):
-            raise ValueError(f"`loss` must be a BalancedLoss, got {type(loss).__name__}")
+    def __init__(self, loss: BalancedLoss | LongTailLoss) -> None:
+        if not isinstance(loss, (BalancedLoss, LongTailLoss)):
+            raise ValueError(f"`loss` must be a BalancedLoss or LongTailLoss, got {type(loss).__name__}")
         self.loss = loss
 
     def __call__(self, outputs: Any, labels: Tensor, num_items_in_batch: Any = None) -> Tensor:
@@ -46,13 +47,15 @@ class HFComputeLoss:
             return self.loss(logits, labels)
         count = num_items_in_batch.item() if torch.is_tensor(num_items_in_batch) else num_items_in_batch
         total = self.loss(logits, labels, reduction="sum")
+        if getattr(self.loss, "per_document", False):  # ZLPR: one term per document, not per label
+            count = count / max(logits.shape[-1], 1)
         return total / max(float(count), 1.0)
 
     def __repr__(self) -> str:
         return f"HFComputeLoss({self.loss.extra_repr()})"
 
 
-def hf_compute_loss(loss: BalancedLoss) -> Callable[..., Tensor]:
+def hf_compute_loss(loss: BalancedLoss | LongTailLoss) -> Callable[..., Tensor]:
     """Wrap ``loss`` for ``transformers.Trainer(compute_loss_func=hf_compute_loss(loss))``.
 
     Example:

@@ -23,8 +23,13 @@ import numpy as np
 from torch import Tensor
 
 from mlbalance.losses.balanced import COMPATS, BalancedLoss, LossConfig
+from mlbalance.losses.long_tail import LONG_TAIL_LOSS_NAMES, LongTailLoss, long_tail_loss
 
+#: The paper's eight presets (what ``--losses all`` trains).
 LOSS_NAMES: tuple[str, ...] = ("bce", "focal", "cb", "r-focal", "ntr-focal", "db-nofocal", "cb-ntr", "db")
+#: Every name :func:`get_loss` builds: the paper's presets, then the losses that came after it
+#: (:mod:`mlbalance.losses.long_tail`).
+ALL_LOSS_NAMES: tuple[str, ...] = LOSS_NAMES + LONG_TAIL_LOSS_NAMES
 DATASETS: tuple[str, ...] = ("reuters", "pubmed")
 
 #: The structure of each preset: focal or not, which weight, NTR or not.
@@ -92,7 +97,7 @@ def loss_config(
         ValueError: unknown ``name``, ``dataset``, ``compat`` or override key; invalid values.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown loss {name!r}; valid names are {', '.join(LOSS_NAMES)}")
+        raise ValueError(f"unknown loss {name!r}; valid names are {', '.join(ALL_LOSS_NAMES)}")
     key = "reuters" if dataset is None else dataset
     if key not in DATASET_SETTINGS:
         raise ValueError(f"`dataset` must be one of {DATASETS} or None, got {dataset!r}")
@@ -126,11 +131,15 @@ def get_loss(
     *,
     compat: Literal["equations", "released-scripts"] = "equations",
     **overrides: Any,
-) -> BalancedLoss:
-    """Build one of the eight presets with the paper's settings.
+) -> BalancedLoss | LongTailLoss:
+    """Build one of the eight presets with the paper's settings, or a loss that came after the paper.
 
     Args:
-        name: one of :data:`LOSS_NAMES`.
+        name: one of :data:`ALL_LOSS_NAMES`: a paper preset (:data:`LOSS_NAMES`, a
+            :class:`BalancedLoss`) or ``"asl"``, ``"zlpr"``, ``"logit-adjusted"`` (a
+            :class:`~mlbalance.losses.long_tail.LongTailLoss`, whose options are its own:
+            ``gamma_pos``, ``gamma_neg``, ``clip``; none; ``tau`` — plus ``reduction``; ``dataset``
+            and ``compat`` do not apply to them).
         class_freq: ``n_i`` per label (array, list or tensor), or a
             :class:`mlbalance.data.stats.LabelStats` (then ``n_train`` defaults to ``stats.n_train``
             and ``mu="auto"`` uses ``stats.mu``).
@@ -147,7 +156,7 @@ def get_loss(
             frequencies compute it with :func:`mlbalance.losses.functional.rebalance_mu`.
 
     Returns:
-        a :class:`BalancedLoss`.
+        a :class:`BalancedLoss` (or a :class:`~mlbalance.losses.long_tail.LongTailLoss`).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones), unknown option, invalid value.
@@ -158,6 +167,8 @@ def get_loss(
     freq, stats_n, stats_mu = _unpack_class_freq(class_freq)
     if n_train is None:
         n_train = stats_n
+    if name in LONG_TAIL_LOSS_NAMES:
+        return long_tail_loss(name, freq, n_train, **overrides)
     if isinstance(overrides.get("mu"), str):
         if overrides["mu"] != "auto":
             raise ValueError(f"`mu` must be a number or 'auto', got {overrides['mu']!r}")

