@@ -113,9 +113,7 @@ def test_compare_config_rejects():
 
 
 def test_parse_losses():
-    LOSS_NAMES = getattr(pytest.importorskip("mlbalance.losses"), "LOSS_NAMES", None)
-    if LOSS_NAMES is None:
-        pytest.skip("mlbalance.losses is not available")
+    from mlbalance.losses import LOSS_NAMES
 
     assert parse_losses("all") == tuple(LOSS_NAMES)
     assert parse_losses("ALL") == tuple(LOSS_NAMES)
@@ -124,6 +122,18 @@ def test_parse_losses():
     assert parse_losses(None) == ()
     with pytest.raises(ConfigError, match=r"unknown loss 'dbb'; choose from"):
         parse_losses("bce,dbb")
+
+
+def test_seeds_of_a_comparison():
+    cfg = CompareConfig.from_mapping({"dataset": "d", "losses": "db", "svm": True, "seeds": "2, 0,1"})
+    assert cfg.seeds == (2, 0, 1) and cfg.all_seeds == (2, 0, 1)
+    assert cfg.train_config("db", 1).seed == 1 and cfg.train_config(None, 2).seed == 2
+    one = CompareConfig.from_mapping({"dataset": "d", "losses": "db", "seed": 4})
+    assert one.seeds == () and one.all_seeds == (4,) and one.train_config("db").seed == 4
+    assert CompareConfig.from_mapping({"dataset": "d", "losses": "db", "seeds": [3, 5]}).seeds == (3, 5)
+    for bad, message in (("0,a", "comma-separated integers"), ([1, -1], "integers >= 0"), ("1,1", "twice")):
+        with pytest.raises(ConfigError, match=message):
+            CompareConfig.from_mapping({"dataset": "d", "losses": "db", "seeds": bad})
 
 
 def test_normalise_keys_rejects_duplicates():

@@ -243,3 +243,21 @@ def test_public_api_names():
     assert mlbalance.train is train
     assert mlbalance.compare is compare
     assert mlbalance.load_run is load_run
+
+
+def test_compare_over_seeds_names_cells_by_seed_and_reports_means(tmp_path, fake_tfidf, small_keyword_corpus):
+    out = tmp_path / "cmp"
+    result = compare(small_keyword_corpus, losses="bce,db", svm=False, out=out, seeds="0,1")
+    cells = ["tfidf-bce-seed0", "tfidf-bce-seed1", "tfidf-db-seed0", "tfidf-db-seed1"]
+    assert sorted(result.run_dirs) == cells
+    assert load_run(out / "tfidf-db-seed1").config["seed"] == 1
+    assert {r["seed"] for r in result.seed_rows} == {0, 1} and len(result.seed_rows) == 2 * len(result.rows)
+    assert {r["seeds"] for r in result.rows} == {"0,1"}
+    db = [r for r in result.seed_rows if r["loss"] == "db" and r["split"] == "test" and r["group"] == "total"]
+    (mean,) = [r for r in result.test_rows() if r["loss"] == "db"]
+    assert mean["micro_f1"] == pytest.approx(np.mean([r["micro_f1"] for r in db]))
+    assert json.loads((out / "results_by_seed.json").read_text()) == json.loads(json.dumps(result.seed_rows))
+    assert "micro_f1_std" in (out / "results.csv").read_text().splitlines()[0]
+    assert " ± " in (out / "results.md").read_text()
+    again = compare(small_keyword_corpus, losses="bce,db", svm=False, out=out, seeds=[0, 1])
+    assert len(again.reused) == 4 and again.rows == result.rows

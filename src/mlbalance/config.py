@@ -49,7 +49,7 @@ THRESHOLD_KEYS = frozenset({"threshold", "top_k", "cv_folds", "fbr", "at_least_o
 RUN_KEYS = (
     frozenset({"dataset", "data", "data_options", "model", "loss", "seed", "model_options"}) | THRESHOLD_KEYS
 )
-COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options", "svm_backend"}
+COMPARE_KEYS = (RUN_KEYS - {"loss"}) | {"losses", "svm", "svm_options", "svm_backend", "seeds"}
 
 
 def _check_json_ready(name: str, mapping: Mapping[str, Any]) -> None:
@@ -235,6 +235,8 @@ class CompareConfig:
         svm: also train the paper's TF-IDF + linear SVM baseline.
         seed, threshold, model_options: as in :class:`TrainConfig` (model options apply to ``model``
             only).
+        seeds: train every cell once per seed (reported as mean and standard deviation); empty:
+            once, with ``seed``.
         svm_options: constructor arguments of the SVM (default: its own defaults, the paper's recipe).
         svm_backend: ``"liblinear"`` (one-vs-rest ``LinearSVC``, model ``svm``) or ``"sgd"`` (all labels
             at once, model ``svm-sgd``; for many labels).
@@ -249,6 +251,7 @@ class CompareConfig:
     model_options: Mapping[str, Any] = field(default_factory=dict)
     svm_options: Mapping[str, Any] = field(default_factory=dict)
     svm_backend: SvmBackend = "liblinear"
+    seeds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODEL_KINDS)
@@ -267,8 +270,14 @@ class CompareConfig:
         if not isinstance(self.svm, bool):
             raise ConfigError(f"`svm` must be true or false, got {self.svm!r}")
         _check_seed(self.seed)
+        object.__setattr__(self, "seeds", parse_seeds(self.seeds))
         object.__setattr__(self, "model_options", _check_options(self.model_options))
         object.__setattr__(self, "svm_options", _check_options(self.svm_options))
+
+    @property
+    def all_seeds(self) -> tuple[int, ...]:
+        """The seeds every cell trains with: :attr:`seeds`, or just :attr:`seed`."""
+        return self.seeds or (self.seed,)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CompareConfig:
@@ -290,21 +299,50 @@ class CompareConfig:
             model_options=options,
             svm_options=values.get("svm_options") or {},
             svm_backend=values.get("svm_backend", "liblinear"),
+            seeds=values.get("seeds") or (),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def train_config(self, loss: str | None) -> TrainConfig:
-        """The :class:`TrainConfig` of one cell: ``loss`` with :attr:`model`, or the SVM for None."""
+    def train_config(self, loss: str | None, seed: int | None = None) -> TrainConfig:
+        """The :class:`TrainConfig` of one cell: ``loss`` with :attr:`model`, or the SVM for None,
+        with ``seed`` (default :attr:`seed`)."""
         return TrainConfig(
             data=self.data,
             model=SVM_KINDS[self.svm_backend] if loss is None else self.model,  # type: ignore[arg-type]
             loss="db" if loss is None else loss,
-            seed=self.seed,
+            seed=self.seed if seed is None else seed,
             threshold=self.threshold,
             model_options=self.svm_options if loss is None else self.model_options,
         )
+
+
+def parse_seeds(value: str | Sequence[int] | None) -> tuple[int, ...]:
+    """``"0,1,2"`` or ``[0, 1, 2]`` → ``(0, 1, 2)``; ``""``/None → ``()``.
+
+    Raises:
+        ConfigError: a value that is not an integer >= 0, or a seed given twice.
+    """
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        try:
+            seeds = tuple(int(p) for p in parts)
+        except ValueError:
+            message = f"`seeds` must be comma-separated integers >= 0, e.g. 0,1,2; got {value!r}"
+            raise ConfigError(message) from None
+    elif isinstance(value, (list, tuple)):
+        seeds = tuple(value)
+    else:
+        raise ConfigError(f"`seeds` must be comma-separated integers >= 0 or a list, got {value!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"`seeds` must be integers >= 0, got {seed!r} in {value!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"`seeds` names a seed twice: {list(seeds)}")
+    return seeds
 
 
 def parse_losses(value: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlbalance._atomic import atomic_write_json, atomic_write_text
-from mlbalance.config import SVM_KINDS, CompareConfig, DataConfig, ThresholdConfig, TrainConfig, parse_losses
+from mlbalance.config import (
+    SVM_KINDS,
+    CompareConfig,
+    DataConfig,
+    ThresholdConfig,
+    TrainConfig,
+    parse_losses,
+    parse_seeds,
+)
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.runs import (
     CHECKPOINT_DIR,
@@ -213,14 +221,19 @@ def thresholds_markdown(rows: Sequence[Mapping[str, Any]], timing: Mapping[str, 
             f"{100 * row['micro_f1']:.2f}" if row.get("micro_f1") is not None else "n/a",
         ]
         if timing is not None:
-            seconds = timing.get(_row_cell_name(row))
+            seconds = _cell_seconds(row, timing)
             cells.append("reused" if seconds == 0.0 else ("-" if seconds is None else f"{seconds:.1f}"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _row_cell_name(row: Mapping[str, Any]) -> str:
-    return row["model"] if row["model"] in SVM_KINDS.values() else f"{row['model']}-{row['loss']}"
+def _cell_seconds(row: Mapping[str, Any], timing: Mapping[str, float]) -> float | None:
+    """The seconds of the row's cell (summed over its seeds for a row of several seeds)."""
+    name = row["model"] if row["model"] in SVM_KINDS.values() else f"{row['model']}-{row['loss']}"
+    if not row.get("seeds"):
+        return timing.get(name)
+    times = [timing.get(f"{name}-seed{seed}") for seed in str(row["seeds"]).split(",")]
+    return None if None in times else sum(times)  # type: ignore[arg-type]
 
 
 def _title(model: str, loss: str | None, corpus_name: str) -> str:
@@ -365,7 +378,9 @@ class Comparison:
 
     Attributes:
         rows: metric rows of every run, validation and test (keys ``model``, ``loss``, ``split``,
-            ``group``, ``micro_f1``, ``macro_f1``, ...; F1 as fractions).
+            ``group``, ``micro_f1``, ``macro_f1``, ...; F1 as fractions); over several seeds, their
+            means with ``<metric>_std`` and ``seeds`` (:mod:`mlbalance.evaluation.seeds`).
+        seed_rows: over several seeds, the rows of every run with its ``seed`` (else empty).
         report: the Markdown report (Table 2 and Table 3 of the test split).
         directory: the output folder (None when nothing was written).
         run_dirs: each cell's name (``"tfidf-db"``, ``"svm"``) → its run directory (or None).
@@ -377,6 +392,7 @@ class Comparison:
     rows: list[dict[str, Any]]
     report: str
     directory: Path | None = None
+    seed_rows: list[dict[str, Any]] = field(default_factory=list)
     run_dirs: dict[str, Path | None] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
@@ -396,9 +412,11 @@ class Comparison:
         return load_run(path)
 
 
-def cell_name(config: TrainConfig) -> str:
-    """The run directory name of a comparison cell: ``"<model>-<loss>"``, or ``"svm"``."""
-    return config.model if config.model in SVM_KINDS.values() else f"{config.model}-{config.loss}"
+def cell_name(config: TrainConfig, seeded: bool = False) -> str:
+    """The run directory name of a comparison cell: ``"<model>-<loss>"``, or ``"svm"``; with
+    ``seeded`` (a comparison over several seeds) ``"-seed<N>"`` is appended."""
+    name = config.model if config.model in SVM_KINDS.values() else f"{config.model}-{config.loss}"
+    return f"{name}-seed{config.seed}" if seeded else name
 
 
 def compare(
@@ -422,6 +440,7 @@ def compare(
     svm_options: Mapping[str, Any] | None = None,
     svm_backend: str = "liblinear",
     jobs: int = 1,
+    seeds: str | Sequence[int] | None = None,
     **model_options: Any,
 ) -> Comparison:
     """Train ``model`` with each loss in ``losses`` (and the SVM), and report them side by side.
@@ -444,6 +463,8 @@ def compare(
         svm_options: constructor arguments of the SVM (default: the paper's recipe).
         svm_backend: ``"liblinear"`` (one ``LinearSVC`` per label) or ``"sgd"`` (all labels at once,
             model ``svm-sgd``, for thousands of labels).
+        seeds: train every cell once per seed (``"0,1,2"`` or a list; cells ``tfidf-db-seed0``, ...)
+            and report the mean and standard deviation of every metric (None: once, with ``seed``).
         jobs: cells trained at once in worker processes (with ``out``; 2 uses both cores of a
             2-core machine, since each TF-IDF run computes on one thread).
         **model_options: constructor arguments of ``model``.
@@ -464,6 +485,7 @@ def compare(
         model_options=model_options,
         svm_options=svm_options or {},
         svm_backend=svm_backend,  # type: ignore[arg-type]
+        seeds=parse_seeds(seeds),
     )
     return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell, jobs=jobs)
 
@@ -483,9 +505,13 @@ def compare_config(
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"`jobs` must be an integer >= 1, got {jobs!r}")
-    cells = [config.train_config(loss) for loss in config.losses]
-    if config.svm:
-        cells.append(config.train_config(None))
+    seeded = len(config.all_seeds) > 1
+    cells = []
+    for seed in config.all_seeds:
+        cells += [config.train_config(loss, seed) for loss in config.losses]
+        if config.svm:
+            cells.append(config.train_config(None, seed))
+    names = [cell_name(cell, seeded) for cell in cells]
     out_dir = None if out is None else Path(out)
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
@@ -497,7 +523,7 @@ def compare_config(
     rows_of: dict[int, list[dict[str, Any]]] = {}
     todo: list[tuple[int, TrainConfig, Path | None, bool]] = []
     for index, cell in enumerate(cells):
-        name = cell_name(cell)
+        name = names[index]
         run_dir = None if out_dir is None else out_dir / name
         result.run_dirs[name] = run_dir
         if run_dir is not None and is_complete(run_dir):
@@ -517,10 +543,10 @@ def compare_config(
     if todo and corpus is None:
         corpus = load_data(config.data, progress)
     if jobs > 1 and len(todo) > 1 and out_dir is not None:
-        _train_cells_in_parallel(todo, corpus, jobs, result, rows_of, on_cell, progress, len(cells))
+        _train_cells_in_parallel(todo, names, corpus, jobs, result, rows_of, on_cell, progress)
     else:
         for index, cell, run_dir, resume in todo:
-            name = cell_name(cell)
+            name = names[index]
             if on_cell:
                 on_cell(index, len(cells), name, "training")
             start = time.perf_counter()
@@ -532,11 +558,20 @@ def compare_config(
             if run_dir is None:
                 result.runs[name] = run
     result.rows = [row for index in sorted(rows_of) for row in rows_of[index]]
-    result.timing = {cell_name(c): result.timing[cell_name(c)] for c in cells}
+    result.timing = {name: result.timing[name] for name in names}
+    if seeded:
+        from mlbalance.evaluation.seeds import mean_over_seeds
+
+        result.seed_rows = [
+            {**row, "seed": cells[index].seed} for index in sorted(rows_of) for row in rows_of[index]
+        ]
+        result.rows = mean_over_seeds(result.seed_rows)
 
     parts = [f"{config.model} with {len(config.losses)} losses"] if config.losses else []
     parts += [f"the SVM ({config.svm_backend})"] if config.svm else []
     title = " and ".join(parts)
+    if seeded:
+        title += f", mean ± standard deviation over seeds {','.join(map(str, config.all_seeds))}"
     corpus_name = corpus.name if corpus is not None else config.data.source
     result.report = run_report(result.rows, f"{title} on {corpus_name}", result.timing)
     if out_dir is not None:
@@ -578,19 +613,20 @@ def _train_cell(
 
 def _train_cells_in_parallel(
     todo: list[tuple[int, TrainConfig, Path | None, bool]],
+    cell_names: list[str],
     corpus: Corpus | None,
     jobs: int,
     result: Comparison,
     rows_of: dict[int, list[dict[str, Any]]],
     on_cell: CellCallback | None,
     progress: ProgressCallback | None,
-    n_cells: int,
 ) -> None:
     """Train cells in ``jobs`` worker processes; on any error or interrupt the workers are stopped."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
-    names = {index: cell_name(cell) for index, cell, _, _ in todo}
+    n_cells = len(cell_names)
+    names = {index: cell_names[index] for index, _, _, _ in todo}
     tasks = [(index, cell, run_dir, corpus, resume) for index, cell, run_dir, resume in todo]
     pool = context.Pool(processes=min(jobs, len(todo)))
     try:
@@ -618,6 +654,9 @@ def _write_comparison(
 
     atomic_write_text(out_dir / "results.json", rows_to_json(result.rows))
     atomic_write_text(out_dir / "results.csv", rows_to_csv(result.rows))
+    if result.seed_rows:
+        atomic_write_text(out_dir / "results_by_seed.json", rows_to_json(result.seed_rows))
+        atomic_write_text(out_dir / "results_by_seed.csv", rows_to_csv(result.seed_rows))
     atomic_write_text(out_dir / "results.md", result.report)
     timing = {name: round(seconds, 3) for name, seconds in result.timing.items()}
     atomic_write_json(out_dir / "timing.json", timing)

@@ -70,3 +70,22 @@ def test_compare_real_models_in_two_processes_equals_one(tmp_path, cli):
     alone = train("synthetic:tiny", model="tfidf", loss="db", max_epochs=2)
     parallel = [r for r in rows if r["loss"] == "db"]
     assert parallel == json.loads(json.dumps(alone.metrics))
+
+
+def test_compare_seeds_with_real_models_report_their_spread(tmp_path, cli):
+    import numpy as np
+
+    out = tmp_path / "cmp"
+    args = ("--dataset", "synthetic:tiny", "--losses", "bce", "--no-svm", "--max-epochs", "2")
+    args += ("--seeds", "0,1,2")
+    result = cli("compare", *args, "--out", out)
+    assert result.code == 0, result.err
+    by_seed = json.loads((out / "results_by_seed.json").read_text())
+    rows = json.loads((out / "results.json").read_text())
+    pick = [r["macro_f1"] for r in by_seed if r["split"] == "test" and r["group"] == "total"]
+    (total,) = [r for r in rows if r["split"] == "test" and r["group"] == "total"]
+    assert len(pick) == 3 and len(set(pick)) > 1  # the seeds give different models
+    assert total["macro_f1_std"] == pytest.approx(np.std(pick, ddof=1))
+    assert f"± {100 * total['macro_f1_std']:.2f}" in result.out
+    line = one_line_error(cli("compare", *args[:-1], "0,x", "--out", out))
+    assert "`seeds` must be comma-separated integers" in line

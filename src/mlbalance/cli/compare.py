@@ -17,7 +17,7 @@ from mlbalance.cli._common import (
     settings_from,
 )
 
-RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", *THRESHOLD_FLAGS)
+RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", "seeds", *THRESHOLD_FLAGS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "thousands of labels)",
     )
     add_model_arguments(parser, model_choices=("tfidf", "transformer"))
+    parser.add_argument(
+        "--seeds",
+        metavar="LIST",
+        help="train every run once per seed, e.g. 0,1,2 (run folders tfidf-db-seed0, ...); the report "
+        "shows the mean ± standard deviation, results_by_seed.csv every run (default: once, with --seed)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder of the runs and the report")
     parser.add_argument(
         "--jobs",

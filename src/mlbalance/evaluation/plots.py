@@ -30,6 +30,9 @@ def plot_f1_by_group(
 ) -> Figure:
     """Grouped bars: one cluster per label group, one bar per run (``model/loss``), F1 in percent.
 
+    Rows with ``<metric>_std`` (means over seeds, :mod:`mlbalance.evaluation.seeds`) get error bars
+    of one standard deviation.
+
     Args:
         rows: result rows with ``model`` and ``loss`` (as for the report tables).
         ax: draw into these axes; default a new figure.
@@ -43,11 +46,13 @@ def plot_f1_by_group(
     if metric not in _METRICS:
         raise DataError(f"`metric` must be one of {tuple(_METRICS)}, got {metric!r}")
     runs: dict[str, dict[str, Any]] = {}
+    stds: dict[str, dict[str, Any]] = {}
     for row in rows:
         if split is not None and row.get("split") != split:
             continue
         label = "/".join(str(row[k]) for k in ("model", "loss") if row.get(k)) or "run"
         runs.setdefault(label, {})[str(row.get("group"))] = row.get(metric)
+        stds.setdefault(label, {})[str(row.get("group"))] = row.get(f"{metric}_std")
     if not runs:
         raise DataError("no result rows to plot")
     if ax is None:
@@ -61,7 +66,16 @@ def plot_f1_by_group(
     width = 0.8 / len(runs)
     for i, (label, values) in enumerate(runs.items()):
         heights = [100.0 * values[g] if values.get(g) is not None else np.nan for g in groups]
-        ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=label)
+        errors = [100.0 * stds[label][g] if stds[label].get(g) is not None else np.nan for g in groups]
+        has_errors = not all(np.isnan(errors))
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            heights,
+            width,
+            label=label,
+            yerr=errors if has_errors else None,
+            capsize=2 if has_errors else 0,
+        )
     ax.set_xticks(x, list(groups))
     ax.set_ylabel(f"{_METRICS[metric]} (%)")
     ax.set_ylim(0, 100)

@@ -167,12 +167,16 @@ def table2_markdown(
             row = groups.get(g, {})
             for j, key in enumerate(("micro_f1", macro)):
                 text = _pct(row.get(key))
+                if row.get(f"{key}_std") is not None:
+                    text += f" ± {100.0 * float(row[f'{key}_std']):.2f}"
                 if ref_row is not None and g in ref_row and text != "n/a":
                     diff = 100.0 * float(row[key]) - float(ref_row[g][j])
                     text += f" ({diff:+.2f})"
                 cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"F1 in percent. micro-F1 over the group's labels; {_MACRO_NOTES[macro]}."]
+    if any(r.get("seeds") for groups in runs.values() for r in groups.values()):
+        notes.append("Mean ± sample standard deviation over the seeds of each run.")
     if ref is not None:
         notes.append(f"(±x): percentage points versus {ref_name}.")
     return "\n".join(lines) + "\n\n" + " ".join(notes) + "\n"
