@@ -243,3 +243,54 @@ def test_the_tfidf_model_trains_with_them(name):
     total = {row["split"]: row for row in run.metrics if row["group"] == "total"}
     assert run.config["loss"] == name and run.thresholds.method == threshold
     assert total["test"]["micro_f1"] > 0.5, total["test"]  # far above chance on the tiny corpus
+
+
+FUSED = {
+    "asl": (
+        "_AsymmetricLossFunction",
+        lambda z, y, f, n, r: asymmetric_loss(z, y, 1.0, 3.0, 0.1, reduction=r),
+    ),
+    "zlpr": ("_ZlprFunction", lambda z, y, f, n, r: zlpr_loss(z, y, reduction=r)),
+    "logit-adjusted": (
+        "_BalancedLossFunction",
+        lambda z, y, f, n, r: logit_adjusted_loss(z, y, f, n, 0.7, r),
+    ),
+}
+REFERENCE = {
+    "asl": lambda z, y, f, n: asl_reference(z, y, 1.0, 3.0, 0.1),
+    "zlpr": lambda z, y, f, n: zlpr_reference(z, y),
+    "logit-adjusted": lambda z, y, f, n: logit_adjusted_reference(z, y, f, n, 0.7),
+}
+
+
+@pytest.mark.parametrize("name", NEW)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("block", [None, 23])  # one block; blocks of three rows, positives split
+def test_the_fused_kernels_equal_the_equations(small_problem, monkeypatch, name, reduction, block):
+    from mlbalance.losses import functional as LF
+
+    if block is not None:
+        monkeypatch.setattr(LF, "_BLOCK_ELEMENTS", block)
+    logits, targets, freq, n = small_problem
+    targets = targets.clone()
+    targets[2] = 1  # a document with every label as well as one with none
+    kernel, fused = FUSED[name]
+    z = _leaf(logits)
+    value = fused(z, targets, freq, n, reduction)
+    assert type(value.grad_fn).__name__ == kernel + "Backward"  # the fused path was taken
+    (grad,) = torch.autograd.grad(value, z)
+    want, want_grad = _value_and_grad(lambda x: REFERENCE[name](x, targets, freq, n), logits)
+    divisor = want.numel() if reduction == "mean" else 1
+    torch.testing.assert_close(value.detach(), want.sum() / divisor, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grad, want_grad / divisor, rtol=1e-8, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x: fused(x, targets, freq, n, reduction), (_leaf(logits),))
+
+
+def test_the_fused_kernels_scale_a_gradient_from_above(small_problem):
+    logits, targets, freq, n = small_problem
+    for name, (_, fused) in FUSED.items():
+        z = _leaf(logits)
+        (grad,) = torch.autograd.grad(3.0 * fused(z, targets, freq, n, "mean"), z)
+        reference = REFERENCE[name]
+        _, want = _value_and_grad(lambda x, ref=reference: 3.0 * ref(x, targets, freq, n).mean(), logits)
+        torch.testing.assert_close(grad, want, rtol=1e-8, atol=1e-12)

@@ -41,10 +41,10 @@ from torch import Tensor
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum")
 
-#: Elements per block of the fused kernel. Logits up to this size (e.g. 256 × 18,211) are one block,
-#: which keeps the number of kernel launches (and of thread-pool barriers on a busy CPU) low; larger
-#: inputs are processed in blocks of rows so the temporaries stay bounded.
-_BLOCK_ELEMENTS = 1 << 23
+#: Elements per block of the fused kernels: blocks of rows of about 256 Ki elements (1 MiB of float32
+#: per temporary), so the dozen passes over a block find it in cache. At (256, 18211) this made DB
+#: 2.3× faster than one block of the whole batch (on an idle 2-core machine, BENCHMARKS.md).
+_BLOCK_ELEMENTS = 1 << 18
 
 __all__ = [
     "REDUCTIONS",
@@ -344,18 +344,8 @@ class _BalancedLossFunction(torch.autograd.Function):
         total = z.new_zeros(())
         elem = torch.empty_like(z) if reduction == "none" else None
         grad = torch.empty_like(z) if want_grad else None
-        step = max(1, _BLOCK_ELEMENTS // max(n_cols, 1))
-        starts = list(range(0, n_rows, step))
-        if len(starts) == 1:
-            cuts = [0, pos.numel()]
-        else:
-            edges = torch.tensor([s * n_cols for s in [*starts, n_rows]], device=pos.device)
-            cuts = torch.searchsorted(pos, edges).tolist()
-        for k, start in enumerate(starts):
-            stop = min(n_rows, start + step)
+        for start, stop, pl, cl in row_blocks(pos, pos_cols, n_rows, n_cols):
             zb = z[start:stop]
-            pl = pos[cuts[k] : cuts[k + 1]] - start * n_cols  # positives, flat within the block
-            cl = pos_cols[cuts[k] : cuts[k + 1]]  # and their columns
             # nt: λ(z − v) everywhere, −(z − v) at the positives
             if neg_bias is not None:
                 nt = torch.add(neg_bias, zb, alpha=lam)
@@ -433,6 +423,30 @@ class _BalancedLossFunction(torch.autograd.Function):
             # still referenced elsewhere before accumulating into it, so the saved tensor stays intact.
             g = grad if factor == 1.0 else grad * factor
         return g, None, None, None, None, None, None, None, None, None, None
+
+
+def row_blocks(
+    pos: Tensor, pos_cols: Tensor, n_rows: int, n_cols: int
+) -> list[tuple[int, int, Tensor, Tensor]]:
+    """Blocks of rows of about :data:`_BLOCK_ELEMENTS` elements: ``(start, stop, positives, columns)``
+    with the block's positives as flat indices within the block and their columns (``pos``: sorted
+    flat indices of the positives of the whole ``(n_rows, n_cols)`` matrix)."""
+    step = max(1, _BLOCK_ELEMENTS // max(n_cols, 1))
+    starts = list(range(0, n_rows, step))
+    if len(starts) == 1:
+        cuts = [0, pos.numel()]
+    else:
+        edges = torch.tensor([s * n_cols for s in [*starts, n_rows]], device=pos.device)
+        cuts = torch.searchsorted(pos, edges).tolist()
+    return [
+        (
+            start,
+            min(n_rows, start + step),
+            pos[cuts[k] : cuts[k + 1]] - start * n_cols,
+            pos_cols[cuts[k] : cuts[k + 1]],
+        )
+        for k, start in enumerate(starts)
+    ]
 
 
 _CHUNK = 64

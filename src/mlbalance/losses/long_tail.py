@@ -71,6 +71,118 @@ def _safe_pow(x: Tensor, gamma: float) -> Tensor:
     return torch.where(x > 0, x.clamp(min=tiny).pow(gamma), torch.zeros((), dtype=x.dtype, device=x.device))
 
 
+# ----------------------------------------------------------------------------------------------------
+# fused kernels: loss and gradient in one forward, in blocks of rows (functional.row_blocks), every
+# element treated as a negative in dense passes and the few positives corrected by index (as
+# functional's balanced kernel). Used for a reduced loss of logits that need a gradient; the composed
+# versions below them are the reference and serve every other call.
+# ----------------------------------------------------------------------------------------------------
+
+
+class _SavedGradient(torch.autograd.Function):
+    """Base of the fused kernels: ``forward`` returns the loss and saves its gradient."""
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        factor = grad_out.item()
+        return (grad if factor == 1.0 else grad * factor), *([None] * ctx.n_inputs)
+
+
+def _asl_negative(p_m: Tensor, gamma: float) -> Tensor:
+    """``−p_m^γ log(1 − p_m)`` elementwise (the negatives' term)."""
+    return -p_m.pow(gamma) * torch.log1p(-p_m)
+
+
+class _AsymmetricLossFunction(_SavedGradient):
+    """ASL with ``clip > 0`` and ``gamma_neg >= 1``; ``scale`` is 1 (sum) or 1/numel (mean).
+
+    Negatives, with ``p_m = max(σ(z) − m, 0)`` and ``q = 1 − p_m >= m``: ``ℓ = −p_m^γ log q`` and
+    ``∂ℓ/∂z = p_m^{γ−1} (p_m / q − γ log q) · σ(z)(1 − σ(z))`` where ``p_m > 0`` — and the same
+    expression is 0 where ``p_m = 0`` for ``γ >= 1``, so no mask is needed. Positives:
+    ``ℓ = (1 − p)^γ₊ softplus(−z)``, ``∂ℓ/∂z = −(1 − p)^γ₊ (γ₊ p softplus(−z) + 1 − p)``.
+    """
+
+    @staticmethod
+    def forward(ctx, z, pos, gamma_pos, gamma_neg, clip, scale):  # type: ignore[override]
+        n_rows, n_cols = z.shape
+        grad = torch.empty_like(z)
+        total = z.new_zeros(())
+        zero = z.new_zeros(())
+        pos_cols = pos % n_cols if n_cols else pos
+        for start, stop, pl, _ in LF.row_blocks(pos, pos_cols, n_rows, n_cols):
+            zb = z[start:stop]
+            work = torch.sigmoid(zb)  # p
+            p_m = torch.sub(work, clip).clamp_(min=0.0)
+            work.addcmul_(work, work, value=-1.0)  # σ(z)(1 − σ(z))
+            q = torch.rsub(p_m, 1.0)
+            log_q = torch.log(q)
+            power = torch.pow(p_m, gamma_neg - 1.0)
+            ratio = torch.addcdiv(log_q, p_m, q, value=-1.0 / gamma_neg, out=q)  # log q − p_m/(γ q)
+            total -= torch.dot(torch.mul(power, p_m, out=p_m).view(-1), log_q.view(-1))  # Σ p_m^γ log q
+            gb = grad[start:stop]
+            torch.addcmul(zero, ratio.mul_(power), work, value=-gamma_neg * scale, out=gb)
+            if pl.numel():  # the positives: their own term instead of the negatives'
+                zp = zb.reshape(-1)[pl]
+                one_minus = torch.sigmoid(-zp)
+                soft = F.softplus(-zp)
+                focus = one_minus.pow(gamma_pos) if gamma_pos else torch.ones_like(zp)
+                neg_p = (torch.sigmoid(zp) - clip).clamp_(min=0.0)
+                total += (focus * soft).sum() - _asl_negative(neg_p, gamma_neg).sum()
+                g_pos = -focus * (gamma_pos * (1.0 - one_minus) * soft + one_minus)
+                gb.view(-1)[pl] = g_pos * scale
+        ctx.n_inputs = 5
+        ctx.save_for_backward(grad)
+        return total * scale
+
+
+class _ZlprFunction(_SavedGradient):
+    """ZLPR; ``scale`` is 1 (sum) or 1/rows (mean).
+
+    With ``N_k`` the negatives and ``P_k`` the positives of document ``k``:
+    ``ℓ_k = log(1 + Σ_{N_k} e^{z}) + log(1 + Σ_{P_k} e^{−z})``; ``∂ℓ_k/∂z_i = e^{z_i} / (1 + Σ_{N_k}
+    e^{z})`` on a negative and ``−e^{−z_i} / (1 + Σ_{P_k} e^{−z})`` on a positive, each log-sum-exp
+    taken with its maximum (at least 0) factored out.
+    """
+
+    @staticmethod
+    def forward(ctx, z, pos, scale):  # type: ignore[override]
+        n_rows, n_cols = z.shape
+        grad = torch.empty_like(z)
+        total = z.new_zeros(())
+        pos_rows = torch.div(pos, n_cols, rounding_mode="floor")
+        pos_cols = pos - pos_rows * n_cols
+        for start, stop, pl, _ in LF.row_blocks(pos, pos_cols, n_rows, n_cols):
+            zb = z[start:stop]
+            work = zb.clone()
+            work.view(-1)[pl] = -torch.inf  # positives leave the negatives' sum
+            top = work.amax(dim=1).clamp_(min=0.0)
+            work.sub_(top[:, None]).exp_()
+            sums = work.sum(dim=1).add_(torch.exp(-top))
+            total += (top + torch.log(sums)).sum()
+            torch.mul(work, (scale / sums)[:, None], out=grad[start:stop])
+            if pl.numel():
+                rows = torch.div(pl, n_cols, rounding_mode="floor")
+                neg_z = -zb.reshape(-1)[pl]
+                top_p = torch.zeros(stop - start, dtype=z.dtype).scatter_reduce_(
+                    0, rows, neg_z, reduce="amax", include_self=True
+                )
+                terms = torch.exp(neg_z - top_p[rows])
+                sums_p = torch.exp(-top_p).index_add_(0, rows, terms)
+                has = torch.zeros(stop - start, dtype=torch.bool).index_fill_(0, rows, True)
+                total += (top_p + torch.log(sums_p))[has].sum()
+                grad[start:stop].view(-1)[pl] = -terms / sums_p[rows] * scale
+        ctx.n_inputs = 2
+        ctx.save_for_backward(grad)
+        return total * scale
+
+
+def _fused(logits: Tensor, reduction: str) -> bool:
+    """Whether a call can use a fused kernel: a reduced loss of 2-D logits that need a gradient."""
+    return reduction != "none" and logits.ndim == 2 and logits.requires_grad and torch.is_grad_enabled()
+
+
 def asymmetric_loss(
     logits: Tensor,
     targets: Tensor,
@@ -92,6 +204,10 @@ def asymmetric_loss(
     gamma_neg = LF._check_number("gamma_neg", gamma_neg, low=0.0)
     clip = LF._check_number("clip", clip, low=0.0, high=1.0, high_open=True)
     z, y = _prepare(logits, targets)
+    if clip > 0 and gamma_neg >= 1 and _fused(z, reduction):
+        index = LF._positive_index(y, validate=False)
+        scale = 1.0 / z.numel() if reduction == "mean" else 1.0
+        return _AsymmetricLossFunction.apply(z, index, gamma_pos, gamma_neg, clip, scale)
     pos = F.softplus(-z)  # −log p
     if gamma_pos:
         pos = pos * _safe_pow(torch.sigmoid(-z), gamma_pos)
@@ -120,6 +236,9 @@ def zlpr_loss(logits: Tensor, targets: Tensor, reduction: LF.Reduction = "none")
     """
     LF._check_reduction(reduction)
     z, y = _prepare(logits, targets, two_d=True)
+    if _fused(z, reduction) and z.shape[0]:
+        scale = 1.0 / z.shape[0] if reduction == "mean" else 1.0
+        return _ZlprFunction.apply(z, LF._positive_index(y, validate=False), scale)
     zero = torch.zeros((z.shape[0], 1), dtype=z.dtype, device=z.device)
     lowest = torch.finfo(z.dtype).min
     neg = torch.logsumexp(torch.cat([zero, torch.where(y > 0, lowest, z)], dim=1), dim=1)
@@ -149,6 +268,8 @@ def logit_adjusted_loss(
     z, y = _prepare(logits, targets)
     prior = LF.label_prior(class_freq, n_train).to(device=z.device, dtype=z.dtype)
     shift = tau * (torch.log(prior) - torch.log1p(-prior))
+    if _fused(z, reduction):  # NTR's bias term with λ = 1, no focal term, no weight: the fused kernel
+        return LF.balanced_loss(z, y, bias=-shift, reduction=reduction, validate_args=False)
     return LF.reduce_loss(F.binary_cross_entropy_with_logits(z + shift, y, reduction="none"), reduction)
 
 
