@@ -26,6 +26,7 @@ JOBS ?= 2
 demo: install
 	$(BIN)/mlbalance compare --dataset reuters21578 --data $(REUTERS) \
 		--model tfidf --losses all --svm --jobs $(JOBS) --out $(DEMO_OUT)
+	@git describe --always --dirty > $(DEMO_OUT)/commit.txt 2>/dev/null || echo unknown > $(DEMO_OUT)/commit.txt
 	@echo "report: $(DEMO_OUT)/results.md  figures: $(DEMO_OUT)/plots/"
 
 lint: install
