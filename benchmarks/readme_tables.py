@@ -48,8 +48,8 @@ def render(run_dir: Path) -> str:
     if svm is not None:
         paper = PAPER_TABLE2["reuters"]["SVM"]["total"]
         parts.append(
-            f"The SVM row gives {100 * svm['micro_f1']:.2f} / {100 * svm['macro_f1']:.2f} total micro / macro-F1 "
-            f"against the paper's {paper[0]:.2f} / {paper[1]:.2f}."
+            f"The SVM row gives {100 * svm['micro_f1']:.2f} / {100 * svm['macro_f1']:.2f} total "
+            f"micro / macro-F1 against the paper's {paper[0]:.2f} / {paper[1]:.2f}."
         )
     ranked = sorted(tails.items(), key=lambda item: item[1]["macro_f1"])
     listing = ", ".join(f"{paper_method_name(m, loss)} {100 * r['macro_f1']:.2f}" for (m, loss), r in ranked)
@@ -89,7 +89,9 @@ def render(run_dir: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--run", type=Path, default=ROOT / "runs" / "reuters-demo", help="the demo's folder")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     parser.add_argument("--check", action="store_true", help="only report whether the README is up to date")
