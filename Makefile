@@ -24,9 +24,10 @@ REUTERS ?= ../shared/data/reuters21578.tar.gz
 DEMO_OUT ?= runs/reuters-demo
 JOBS ?= 2
 demo: install
-	@mkdir -p $(DEMO_OUT) && (git describe --always --dirty 2>/dev/null || echo unknown) > $(DEMO_OUT)/commit.txt
+	commit=$$(git describe --always --dirty 2>/dev/null || echo unknown) && \
 	$(BIN)/mlbalance compare --dataset reuters21578 --data $(REUTERS) \
-		--model tfidf --losses all --svm --jobs $(JOBS) --out $(DEMO_OUT)
+		--model tfidf --losses all --svm --jobs $(JOBS) --out $(DEMO_OUT) && \
+	echo "$$commit" > $(DEMO_OUT)/commit.txt
 	@echo "report: $(DEMO_OUT)/results.md  figures: $(DEMO_OUT)/plots/"
 
 lint: install
