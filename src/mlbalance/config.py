@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args
 from mlbalance._checks import check_choice
 from mlbalance.errors import ConfigError
 
-ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer"]
+ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer", "embedding", "hybrid"]
 SvmBackend = Literal["liblinear", "sgd"]
 ThresholdMethod = Literal[
     "grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv", "fixed"
@@ -258,7 +258,8 @@ class CompareConfig:
         check_choice("svm_backend", self.svm_backend, SVM_BACKENDS)
         if self.model in SVM_KINDS.values():
             raise ConfigError(
-                "`model` of a comparison must be 'tfidf' or 'transformer'; add the SVM with --svm"
+                "`model` of a comparison must be 'tfidf', 'transformer', 'embedding' or 'hybrid'; add the "
+                "SVM with --svm"
             )
         if isinstance(self.losses, str) or not all(isinstance(x, str) and x for x in self.losses):
             raise ConfigError(f"`losses` must be a list of loss names, got {self.losses!r}")

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="liblinear: one LinearSVC per label (default); sgd: all labels at once (model svm-sgd, for "
         "thousands of labels)",
     )
-    add_model_arguments(parser, model_choices=("tfidf", "transformer"))
+    add_model_arguments(parser, model_choices=("tfidf", "transformer", "embedding", "hybrid"))
     parser.add_argument(
         "--seeds",
         metavar="LIST",

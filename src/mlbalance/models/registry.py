@@ -19,6 +19,8 @@ MODELS: dict[str, tuple[str, str]] = {
     "svm": ("mlbalance.models.svm", "SvmClassifier"),
     "svm-sgd": ("mlbalance.models.linear_svm", "LinearSvmClassifier"),
     "transformer": ("mlbalance.models.transformer", "TransformerClassifier"),
+    "embedding": ("mlbalance.models.hybrid", "EmbeddingClassifier"),
+    "hybrid": ("mlbalance.models.hybrid", "HybridClassifier"),
 }
 
 

@@ -349,6 +349,13 @@ class TfidfClassifier(Classifier):
             stop_words=self.stop_words,
         )
 
+    def _make_features(self) -> TfidfFeatures:
+        """A new featuriser (subclasses with other features override this and :meth:`_load_features`)."""
+        return TfidfFeatures(self._tfidf_config())
+
+    def _load_features(self, directory: Path) -> TfidfFeatures:
+        return TfidfFeatures.load(directory)
+
     def _training_config(self) -> TrainingConfig:
         return TrainingConfig(
             max_epochs=self.max_epochs,
@@ -411,7 +418,7 @@ class TfidfClassifier(Classifier):
         loss_fn = make_loss(self.loss, self.stats_, self.dataset or corpus.preset, self.loss_options)
 
         progress("featurise", 0, 2)
-        self.features_ = TfidfFeatures(self._tfidf_config())
+        self.features_ = self._make_features()
         x_train = self.features_.fit_transform(corpus.train.texts)
         progress("featurise", 1, 2)
         x_val = self.features_.transform(corpus.validation.texts)
@@ -577,7 +584,7 @@ class TfidfClassifier(Classifier):
         directory = Path(directory)
         meta = read_model_json(directory, cls.name, FORMAT_VERSION)
         model = model_from_json(cls, meta)
-        model.features_ = TfidfFeatures.load(directory)
+        model.features_ = model._load_features(directory)
         model.head_ = TfidfHead(int(meta["n_features"]), len(model.label_space_), model.hidden, model.dropout)
         try:
             model.head_.load_state_dict(load_file(str(directory / WEIGHTS)))

@@ -1,0 +1,212 @@
+"""Encoder knowledge at CPU cost: a frozen sentence encoder's vectors, alone or beside TF-IDF.
+
+* ``embedding`` — :class:`EmbeddingClassifier`: the vectors of a frozen encoder
+  (:class:`~mlbalance.models.sentence_encoder.SentenceEncoder`, the offline MiniLM by default, its own
+  pooling) under the TF-IDF model's head, trained with any loss.
+* ``hybrid`` — :class:`HybridClassifier`: TF-IDF features ⊕ ``embedding_weight`` × the vector, in one
+  head. The TF-IDF part stays sparse; the vector adds ``dimension`` columns per document.
+
+Both are the TF-IDF model with another featuriser (:class:`EncodedFeatures`), so training, early
+stopping, thresholds, checkpoints and saving are the same code. Vectors are cached on disk
+(:class:`~mlbalance.models.sentence_encoder.VectorCache`): a comparison over many losses and the
+cross-fits of ``per-label-cv``/``micromacro-cv`` encode each text once; ``predict`` works without a
+cache (it encodes what it needs).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlbalance._atomic import atomic_write_json
+from mlbalance._checks import check_float
+from mlbalance.errors import ConfigError, RunError
+from mlbalance.models.features import TfidfConfig, TfidfFeatures
+from mlbalance.models.sentence_encoder import SentenceEncoder
+from mlbalance.models.tfidf import TfidfClassifier
+
+ENCODER_JSON = "encoder.json"
+#: The TF-IDF model's featuriser settings: the hybrid model takes them, the embedding model does not.
+TFIDF_SETTINGS: tuple[str, ...] = ("ngram_range", "max_features", "min_df", "max_df", "sublinear_tf", "stop_words")
+
+
+class EncodedFeatures:
+    """Featuriser: ``[TF-IDF ⊕] weight × encoder vector``, CSR float32 (TfidfFeatures' interface)."""
+
+    def __init__(self, encoder: SentenceEncoder, tfidf: TfidfConfig | None, weight: float = 1.0) -> None:
+        self.encoder = encoder
+        self.tfidf = TfidfFeatures(tfidf) if tfidf is not None else None
+        self.weight = float(weight)
+
+    @property
+    def n_features(self) -> int:
+        return (self.tfidf.n_features if self.tfidf is not None else 0) + self.encoder.dimension
+
+    def _join(self, sparse: sp.csr_matrix | None, texts: Sequence[str]) -> sp.csr_matrix:
+        vectors = self.encoder.encode(texts) * np.float32(self.weight)
+        dense = sp.csr_matrix(vectors.astype(np.float32, copy=False))
+        if sparse is None:
+            return dense
+        return sp.hstack([sparse, dense], format="csr", dtype=np.float32)
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self._join(self.tfidf.fit_transform(texts) if self.tfidf is not None else None, texts)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self._join(self.tfidf.transform(texts) if self.tfidf is not None else None, texts)
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        if self.tfidf is not None:
+            self.tfidf.save(directory)
+        atomic_write_json(
+            directory / ENCODER_JSON, {"encoder": self.encoder.settings(), "weight": self.weight}
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path, with_tfidf: bool) -> EncodedFeatures:
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / ENCODER_JSON).read_text())
+            settings = dict(meta["encoder"])
+            settings.pop("pooling_source", None)
+            encoder = SentenceEncoder(**settings)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"cannot read the encoder settings {directory / ENCODER_JSON}: {exc}") from exc
+        out = cls(encoder, None, meta.get("weight", 1.0))
+        if with_tfidf:
+            out.tfidf = TfidfFeatures.load(directory)
+        return out
+
+
+class EmbeddingClassifier(TfidfClassifier):
+    """A frozen encoder's vectors under a linear (or one-hidden-layer) head with a balancing loss.
+
+    Args:
+        encoder: ``"minilm"`` (default, offline), a Hugging Face checkpoint folder or hub id.
+        max_length: tokens per text for the encoder.
+        pooling: ``"auto"`` (the checkpoint's own: mean + L2 norm for sentence-transformers
+            checkpoints), ``"mean"``, ``"cls"``, ``"max"``, ``"pooler"``.
+        encode_batch_size: texts per encoder forward pass.
+        precision: the encoder's ``"float32"`` or ``"bfloat16"``.
+        cache_dir: the vector cache (None: ``~/.cache/mlbalance/vectors``; ``False``: none).
+        embedding_weight: the factor on the vector (its L2 norm with the default pooling).
+        **tfidf_options: the TF-IDF model's head and training options (``loss``, ``lr``, ``hidden``,
+            ``max_epochs``, ...; its TF-IDF settings are unused here).
+    """
+
+    name: ClassVar[str] = "embedding"
+    uses_tfidf: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        loss: str = "db",
+        *,
+        encoder: str = "minilm",
+        max_length: int = 128,
+        pooling: str = "auto",
+        encode_batch_size: int = 64,
+        precision: str = "float32",
+        cache_dir: str | None | bool = None,
+        embedding_weight: float = 1.0,
+        **tfidf_options: Any,
+    ) -> None:
+        self.encoder = encoder
+        self.max_length = max_length
+        self.pooling = pooling
+        self.encode_batch_size = encode_batch_size
+        self.precision = precision
+        self.cache_dir = cache_dir
+        self.embedding_weight = embedding_weight
+        if not self.uses_tfidf:
+            given = sorted(set(tfidf_options) & set(TFIDF_SETTINGS))
+            if given:
+                raise ConfigError(
+                    f"the embedding model has no TF-IDF features: {', '.join(given)} do not apply "
+                    "(the hybrid model takes them)"
+                )
+        super().__init__(loss, **tfidf_options)
+
+    def _validate(self) -> None:
+        super()._validate()
+        check_float("embedding_weight", self.embedding_weight, low=0.0, low_open=True)
+        self._sentence_encoder()  # validates the encoder settings
+
+    def _sentence_encoder(self) -> SentenceEncoder:
+        return SentenceEncoder(
+            self.encoder, self.max_length, self.pooling, None, self.encode_batch_size, self.precision,
+            self.cache_dir,
+        )  # fmt: skip
+
+    def _make_features(self) -> EncodedFeatures:
+        tfidf = self._tfidf_config() if self.uses_tfidf else None
+        return EncodedFeatures(self._sentence_encoder(), tfidf, self.embedding_weight)
+
+    def _load_features(self, directory: Path) -> EncodedFeatures:
+        features = EncodedFeatures.load(directory, with_tfidf=self.uses_tfidf)
+        features.encoder.cache_dir = self.cache_dir
+        return features
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if not self.uses_tfidf:
+            for key in TFIDF_SETTINGS:
+                config.pop(key)
+        return {
+            **config,
+            "encoder": self.encoder,
+            "max_length": self.max_length,
+            "pooling": self.pooling,
+            "encode_batch_size": self.encode_batch_size,
+            "precision": self.precision,
+            "cache_dir": self.cache_dir if not isinstance(self.cache_dir, Path) else str(self.cache_dir),
+            "embedding_weight": self.embedding_weight,
+        }
+
+    def pooling_used(self) -> dict[str, Any]:
+        """The encoder's resolved settings (pooling, normalisation and where they came from)."""
+        if not hasattr(self, "features_"):
+            raise ConfigError("the model is not fitted")
+        return self.features_.encoder.settings()
+
+
+class HybridClassifier(EmbeddingClassifier):
+    """TF-IDF features ⊕ ``embedding_weight`` × a frozen encoder's vector, in one head.
+
+    Takes the TF-IDF model's options (``min_df``, ``ngram_range``, ...) and the encoder's
+    (:class:`EmbeddingClassifier`).
+    """
+
+    name: ClassVar[str] = "hybrid"
+    uses_tfidf: ClassVar[bool] = True
+
+    def __init__(self, loss: str = "db", **options: Any) -> None:  # its own, for its own signature
+        super().__init__(loss, **options)
+
+
+def _signature(cls: type[EmbeddingClassifier]) -> inspect.Signature:
+    """The constructor's full signature (the TF-IDF model's arguments it passes on included), so the
+    model registry and scikit-learn-style introspection see every argument."""
+    own = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for name, p in inspect.signature(EmbeddingClassifier.__init__).parameters.items()
+        if p.kind == p.KEYWORD_ONLY
+    ]
+    inherited = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for name, p in inspect.signature(TfidfClassifier.__init__).parameters.items()
+        if name not in ("self", "loss") and (cls.uses_tfidf or name not in TFIDF_SETTINGS)
+    ]
+    head = list(inspect.signature(EmbeddingClassifier.__init__).parameters.values())[:2]  # self, loss
+    return inspect.Signature([*head, *own, *inherited])
+
+
+_SIGNATURES = {cls: _signature(cls) for cls in (EmbeddingClassifier, HybridClassifier)}  # before any is set
+for _cls, _sig in _SIGNATURES.items():
+    _cls.__init__.__signature__ = _sig  # type: ignore[attr-defined]
