@@ -29,13 +29,20 @@ def encoder_dir(tmp_path_factory, corpus):
 
 def sentence_transformers_folder(folder, mode="mean", normalize=True):
     """Declare a pooling in the sentence-transformers layout, as the offline MiniLM does."""
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
     if normalize:
-        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+        modules.append(
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
+        )
     (folder / "modules.json").write_text(json.dumps(modules))
     (folder / "1_Pooling").mkdir(exist_ok=True)
-    flags = {f"pooling_mode_{m}": key == mode for m, key in (("mean_tokens", "mean"), ("cls_token", "cls"), ("max_tokens", "max"))}
+    flags = {
+        f"pooling_mode_{m}": key == mode
+        for m, key in (("mean_tokens", "mean"), ("cls_token", "cls"), ("max_tokens", "max"))
+    }
     (folder / "1_Pooling" / "config.json").write_text(json.dumps(flags))
     return folder  # fmt: skip
 
@@ -86,7 +93,9 @@ def test_the_cache_encodes_each_text_once(tmp_path, encoder_dir, corpus, monkeyp
     first = SentenceEncoder(str(encoder_dir), max_length=64, cache_dir=tmp_path / "cache")
     calls = []
     real = SentenceEncoder._encode
-    monkeypatch.setattr(SentenceEncoder, "_encode", lambda self, t, p: calls.append(len(t)) or real(self, t, p))
+    monkeypatch.setattr(
+        SentenceEncoder, "_encode", lambda self, t, p: calls.append(len(t)) or real(self, t, p)
+    )
     a = first.encode(texts + texts[:3])  # a repeated text is encoded once
     again = SentenceEncoder(str(encoder_dir), max_length=64, cache_dir=tmp_path / "cache")  # a new process
     b = again.encode(texts[5:] + corpus.test.texts[:4])
@@ -154,6 +163,10 @@ def test_train_and_compare_take_the_new_models(tmp_path, encoder_dir, corpus):
                           max_epochs=8, **options)  # fmt: skip
     total = next(r for r in run.metrics if r["split"] == "test" and r["group"] == "total")
     assert total["micro_f1"] > 0.6, total  # the tiny corpus's words reveal its labels
-    assert mlbalance.load_run(tmp_path / "run").predict(corpus.test.texts[:3]) == run.predict(corpus.test.texts[:3])
-    result = mlbalance.compare(corpus, model="embedding", losses="bce,zlpr", svm=False, max_epochs=2, **options)
+    assert mlbalance.load_run(tmp_path / "run").predict(corpus.test.texts[:3]) == run.predict(
+        corpus.test.texts[:3]
+    )
+    result = mlbalance.compare(
+        corpus, model="embedding", losses="bce,zlpr", svm=False, max_epochs=2, **options
+    )
     assert {r["model"] for r in result.rows} == {"embedding"}

@@ -20,22 +20,12 @@ from mlbalance.models.text_batches import TokenCache, cache_key, collate, eval_b
 from mlbalance.models.transformer import (
     EncoderClassifier,
     TransformerClassifier,
+    make_scheduler,
     parameter_groups,
     resolve_encoder,
 )
 
 FIXTURES = Path(__file__).with_name("transformer_fixtures.py")
-
-
-def _has_get_loss() -> bool:
-    try:
-        from mlbalance.losses import get_loss  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_losses = pytest.mark.skipif(not _has_get_loss(), reason="mlbalance.losses.get_loss is not available")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +40,6 @@ def encoder_dir(tmp_path_factory, corpus):
 
 @pytest.fixture(scope="module")
 def fitted(encoder_dir, corpus):
-    if not _has_get_loss():
-        pytest.skip("mlbalance.losses.get_loss is not available")
     torch.set_num_threads(1)
     return TransformerClassifier(encoder=str(encoder_dir), **TRAIN_OPTIONS).fit(corpus)
 
@@ -145,6 +133,9 @@ def test_paper_recipe_and_explicit_arguments():
         ({"recipe": "fast"}, "`recipe` must be one of"),
         ({"schedule": "cosine"}, "`schedule` must be one of"),
         ({"dataset": "imdb"}, "`dataset` must be one of"),
+        ({"head_lr": 0.0}, "`head_lr` must be a number > 0"),
+        ({"bias_init": "ones"}, "`bias_init` must be one of"),
+        ({"pooling": "avg"}, "`pooling` must be one of"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, match):
@@ -243,7 +234,6 @@ def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, **kw)
 
 
-@needs_losses
 def test_resume_after_sigkill_mid_epoch_equals_an_uninterrupted_run(encoder_dir, tmp_path):
     ckpt = tmp_path / "ckpt"
     base = [sys.executable, str(FIXTURES), str(encoder_dir)]
@@ -275,8 +265,70 @@ def test_minilm_alias_loads():
     assert local_only and Path(path, "config.json").exists()
     clf = TransformerClassifier(encoder="minilm", max_length=16)
     model, tokenizer = clf._build_network(3, clf.settings())
-    assert model.pooling == "pooler" and model.classifier.in_features == 384
+    # the checkpoint's sentence-transformers modules say mean pooling and an L2 normalisation
+    assert model.pooling == "mean" and model.normalize and model.classifier.in_features == 384
+    assert clf.pooling_source_ == "sentence-transformers modules.json"
     batch = tokenizer(["oil prices rose", "wheat exports"], padding=True, return_tensors="pt")
     with torch.inference_mode():
         logits = model.eval()(batch["input_ids"], batch["attention_mask"])
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+
+
+# ---------------------------------------------------------------------- start of training
+
+
+def test_the_head_bias_starts_at_the_prior_log_odds_and_the_head_has_its_own_rate(encoder_dir, corpus):
+    from mlbalance.losses.functional import label_prior
+
+    stats = corpus.stats()
+    prior = label_prior(stats.class_freq, stats.n_train).numpy()
+    options = {**TRAIN_OPTIONS, "max_epochs": 1, "lr": 1e-12}
+    frozen = TransformerClassifier(encoder=str(encoder_dir), **options, head_lr=1e-12).fit(corpus)
+    np.testing.assert_allclose(
+        frozen.model_.classifier.bias.detach().numpy(), np.log(prior / (1 - prior)), rtol=1e-5
+    )
+    zero = TransformerClassifier(encoder=str(encoder_dir), **options, head_lr=1e-12, bias_init="zero").fit(
+        corpus
+    )
+    assert np.abs(zero.model_.classifier.bias.detach().numpy()).max() < 1e-6
+    before = TransformerClassifier(encoder=str(encoder_dir), **options)._build_network(6, frozen.settings_)[0]
+    moving = TransformerClassifier(encoder=str(encoder_dir), **options, head_lr=1e-2).fit(corpus)
+    encoder_moved = max(
+        (a - b).abs().max().item()
+        for a, b in zip(moving.model_.encoder.parameters(), before.encoder.parameters())
+    )
+    assert encoder_moved < 1e-6  # lr 1e-12: the encoder stays put
+    assert (moving.model_.classifier.weight - before.classifier.weight).abs().max().item() > 1e-3
+
+
+def test_schedules_come_from_transformers(encoder_dir):
+    weights = [torch.nn.Parameter(torch.zeros(1))]
+    optimizer = torch.optim.AdamW(weights, lr=1.0)
+    linear = make_scheduler(optimizer, "linear", total_steps=10, warmup_ratio=0.2)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        linear.step()
+    np.testing.assert_allclose(rates, [0.0, 0.5, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
+    optimizer = torch.optim.AdamW(weights, lr=1.0)
+    constant = make_scheduler(optimizer, "constant", total_steps=10, warmup_ratio=0.0)
+    optimizer.step()
+    constant.step()
+    assert optimizer.param_groups[0]["lr"] == 1.0
+
+
+def test_a_declared_pooling_is_used_saved_and_loaded(tmp_path, corpus):
+    from test_hybrid import sentence_transformers_folder
+
+    folder = sentence_transformers_folder(make_tiny_encoder(tmp_path / "enc", corpus), "max", True)
+    clf = TransformerClassifier(encoder=str(folder), **{**TRAIN_OPTIONS, "max_epochs": 1, "pooling": "auto"})
+    clf.fit(corpus)
+    assert clf.model_.pooling == "max" and clf.model_.normalize
+    clf.save(tmp_path / "saved")
+    meta = json.loads((tmp_path / "saved" / "transformer.json").read_text())
+    assert meta["pooling"] == "max" and meta["normalize"] and "modules.json" in meta["pooling_source"]
+    loaded = TransformerClassifier.load(tmp_path / "saved")
+    np.testing.assert_allclose(
+        loaded.scores(corpus.test.texts), clf.scores(corpus.test.texts), rtol=1e-5, atol=1e-6
+    )

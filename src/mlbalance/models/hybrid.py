@@ -26,14 +26,23 @@ import scipy.sparse as sp
 
 from mlbalance._atomic import atomic_write_json
 from mlbalance._checks import check_float
+from mlbalance.data.corpus import Corpus
 from mlbalance.errors import ConfigError, RunError
+from mlbalance.models.base import ProgressCallback
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 from mlbalance.models.sentence_encoder import SentenceEncoder
 from mlbalance.models.tfidf import TfidfClassifier
 
 ENCODER_JSON = "encoder.json"
 #: The TF-IDF model's featuriser settings: the hybrid model takes them, the embedding model does not.
-TFIDF_SETTINGS: tuple[str, ...] = ("ngram_range", "max_features", "min_df", "max_df", "sublinear_tf", "stop_words")
+TFIDF_SETTINGS: tuple[str, ...] = (
+    "ngram_range",
+    "max_features",
+    "min_df",
+    "max_df",
+    "sublinear_tf",
+    "stop_words",
+)
 
 
 class EncodedFeatures:
@@ -43,13 +52,14 @@ class EncodedFeatures:
         self.encoder = encoder
         self.tfidf = TfidfFeatures(tfidf) if tfidf is not None else None
         self.weight = float(weight)
+        self.progress: ProgressCallback | None = None  # told about the encoding (set by the model)
 
     @property
     def n_features(self) -> int:
         return (self.tfidf.n_features if self.tfidf is not None else 0) + self.encoder.dimension
 
     def _join(self, sparse: sp.csr_matrix | None, texts: Sequence[str]) -> sp.csr_matrix:
-        vectors = self.encoder.encode(texts) * np.float32(self.weight)
+        vectors = self.encoder.encode(texts, self.progress) * np.float32(self.weight)
         dense = sp.csr_matrix(vectors.astype(np.float32, copy=False))
         if sparse is None:
             return dense
@@ -113,7 +123,7 @@ class EmbeddingClassifier(TfidfClassifier):
         pooling: str = "auto",
         encode_batch_size: int = 64,
         precision: str = "float32",
-        cache_dir: str | None | bool = None,
+        cache_dir: str | bool | None = None,
         embedding_weight: float = 1.0,
         **tfidf_options: Any,
     ) -> None:
@@ -146,7 +156,31 @@ class EmbeddingClassifier(TfidfClassifier):
 
     def _make_features(self) -> EncodedFeatures:
         tfidf = self._tfidf_config() if self.uses_tfidf else None
-        return EncodedFeatures(self._sentence_encoder(), tfidf, self.embedding_weight)
+        features = EncodedFeatures(self._sentence_encoder(), tfidf, self.embedding_weight)
+        features.progress = self._progress
+        return features
+
+    _progress: ProgressCallback | None = None
+
+    def fit(
+        self, corpus: Corpus, *, progress: ProgressCallback | None = None, **options: Any
+    ) -> EmbeddingClassifier:
+        """As :meth:`TfidfClassifier.fit`; the encoding reports to ``progress`` as stage ``"encode"``."""
+        self._progress = progress
+        try:
+            return super().fit(corpus, progress=progress, **options)  # type: ignore[return-value]
+        finally:
+            self._progress = None
+            if hasattr(self, "features_"):
+                self.features_.progress = None
+
+    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        self._check_fitted()
+        self.features_.progress = progress
+        try:
+            return super().scores(texts, progress=progress)
+        finally:
+            self.features_.progress = None
 
     def _load_features(self, directory: Path) -> EncodedFeatures:
         features = EncodedFeatures.load(directory, with_tfidf=self.uses_tfidf)

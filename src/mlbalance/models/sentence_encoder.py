@@ -259,7 +259,9 @@ class SentenceEncoder:
             missing = np.arange(len(texts))
         if missing.size:
             # a text occurring twice is encoded once
-            unique, first = np.unique(hashes[missing], return_index=True) if hashes is not None else (None, None)
+            unique, first = (
+                np.unique(hashes[missing], return_index=True) if hashes is not None else (None, None)
+            )
             todo = missing[first] if hashes is not None else missing
             vectors = self._encode([texts[i] for i in todo], progress)
             if hashes is not None:
@@ -269,7 +271,9 @@ class SentenceEncoder:
                     out[i] = lookup[hashes[i]]
             else:
                 out[todo] = vectors
-        log.info("encoded %d of %d texts (%d from the cache)", missing.size, len(texts), len(texts) - missing.size)
+        log.info(
+            "encoded %d of %d texts (%d from the cache)", missing.size, len(texts), len(texts) - missing.size
+        )
         return out
 
     def _encode(self, texts: list[str], progress: ProgressCallback) -> np.ndarray:

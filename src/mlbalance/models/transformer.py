@@ -1,9 +1,20 @@
 """Fine-tune a Hugging Face encoder with any balancing loss: :class:`TransformerClassifier`.
 
 The network is an ``AutoModel`` encoder, dropout and one linear layer over a pooled representation —
-what ``BertForSequenceClassification`` does. Pooling (``pooling="auto"``) uses the encoder's pooler
-(``[CLS]`` → dense → tanh) when the architecture has one, else the ``[CLS]`` (first) token's hidden
-state; ``"cls"`` and ``"mean"`` (mean of the non-padding tokens) can be asked for.
+what ``BertForSequenceClassification`` does. Pooling (``pooling="auto"``) is what the checkpoint
+declares: a sentence-transformers checkpoint (the offline MiniLM) names its pooling — mean, CLS or max
+— and an L2 normalisation in ``modules.json``, where its meaning was trained; otherwise the encoder's
+pooler (``[CLS]`` → dense → tanh) when the architecture has one, else the ``[CLS]`` token's state.
+``"pooler"``, ``"cls"``, ``"mean"`` and ``"max"`` can be asked for; the run's ``transformer.json``
+records the pooling used and why.
+
+The head's bias starts at each label's training prior log-odds ``log(p_i / (1 − p_i))`` (``p_i`` the
+NTR prior, clipped to ``[½, N − ½] / N``; ``bias_init="zero"`` for the old start at p = 0.5), so every
+label starts at its base rate instead of 0.5 and the first epochs are not spent pushing the
+negatives down. With NTR's bias term (NTR-FL, DB-0FL, CB-NTR, DB) the loss sees ``z − v_i`` with
+``v_i = −κ log(p_i / (1 − p_i))``, so at the start a label's loss logit is ``(1 + κ)`` times its prior
+log-odds (κ = 0.05: 5 % further down); scores stay ``σ(z)``. The head has its own learning rate
+(``head_lr``), and the schedule is ``transformers.get_scheduler``'s.
 
 Training runs through :mod:`accelerate`, so one command runs on a CPU, a GPU, or several processes
 (``accelerate launch`` / ``torchrun``). ``batch_size`` is the number of documents per forward pass
@@ -48,11 +59,14 @@ log = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "bf16", "fp16", "auto"]
 Schedule = Literal["constant", "linear"]
-Pooling = Literal["auto", "pooler", "cls", "mean"]
+Pooling = Literal["auto", "pooler", "cls", "mean", "max"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 POOLINGS: tuple[str, ...] = get_args(Pooling)
 RECIPES: tuple[str, ...] = ("paper",)
+BIAS_INITS: tuple[str, ...] = ("prior", "zero")
+#: ``head_lr`` when None: this many times the encoder's ``lr`` (docs/transformer.md).
+DEFAULT_HEAD_LR_FACTOR = 20.0
 DATASET_PRESETS: tuple[str, ...] = ("reuters", "pubmed")
 
 #: Offline aliases of encoders: name -> (importable module, pip extra that ships it).
@@ -65,7 +79,7 @@ FORMAT = 1
 
 #: Settings when neither an argument nor a recipe gives one (moderate, CPU-friendly fine-tuning).
 DEFAULTS: dict[str, Any] = {
-    "max_length": 256,
+    "max_length": 128,
     "batch_size": 16,
     "lr": 5e-5,
     "max_epochs": 10,
@@ -108,6 +122,8 @@ class TransformerSettings:
     compile: bool
     pooling: str
     seed: int
+    head_lr: float | None = None
+    bias_init: str = "prior"
 
 
 def resolve_encoder(encoder: str) -> tuple[str, bool]:
@@ -141,7 +157,12 @@ class EncoderClassifier(nn.Module):
     """Encoder + dropout + linear head over the pooled output; returns logits ``(batch, n_labels)``."""
 
     def __init__(
-        self, encoder: nn.Module, n_labels: int, pooling: str = "auto", dropout: float | None = None
+        self,
+        encoder: nn.Module,
+        n_labels: int,
+        pooling: str = "auto",
+        dropout: float | None = None,
+        normalize: bool = False,
     ):
         super().__init__()
         config = encoder.config
@@ -160,6 +181,7 @@ class EncoderClassifier(nn.Module):
             encoder.pooler = None  # unused: drop it (DDP refuses parameters that get no gradient)
         self.encoder = encoder
         self.pooling = pooling
+        self.normalize = bool(normalize)
         self.dropout = nn.Dropout(float(dropout))
         self.classifier = nn.Linear(int(hidden), n_labels)
         std = float(getattr(config, "initializer_range", 0.02))
@@ -167,14 +189,13 @@ class EncoderClassifier(nn.Module):
         nn.init.zeros_(self.classifier.bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        if self.pooling == "pooler":
-            pooled = out.pooler_output
-        elif self.pooling == "cls":
-            pooled = out.last_hidden_state[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
-            pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        from mlbalance.models.sentence_encoder import pool
+
+        pooled = pool(
+            self.encoder(input_ids=input_ids, attention_mask=attention_mask), attention_mask, self.pooling
+        )
+        if self.normalize:
+            pooled = nn.functional.normalize(pooled, dim=-1)
         return self.classifier(self.dropout(pooled))
 
 
@@ -200,19 +221,16 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     ]
 
 
-def lr_lambda(schedule: str, total_steps: int, warmup_ratio: float):
-    """Multiplier of the learning rate at step ``s``: constant, or linear warm-up then linear decay."""
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_ratio: float
+) -> Any:
+    """``transformers.get_scheduler``: ``"linear"`` (warm-up over ``warmup_ratio`` of the steps, then
+    linear decay to 0) or ``"constant"`` (after the same warm-up, if any)."""
+    from transformers import get_scheduler
+
     warmup = math.ceil(warmup_ratio * total_steps)
-
-    def constant(step: int) -> float:
-        return 1.0
-
-    def linear(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return constant if schedule == "constant" else linear
+    name = "linear" if schedule == "linear" else "constant_with_warmup"
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)
 
 
 class TransformerClassifier(Classifier):
@@ -228,7 +246,11 @@ class TransformerClassifier(Classifier):
         dataset: loss/recipe preset, ``"reuters"`` or ``"pubmed"``; None takes the corpus's preset.
         max_length: tokens per document (longer ones are truncated).
         batch_size: documents per forward pass, summed over all processes.
-        lr: AdamW learning rate.
+        lr: AdamW learning rate of the encoder.
+        head_lr: AdamW learning rate of the classification head (None: :data:`DEFAULT_HEAD_LR_FACTOR`
+            × ``lr``); a head over a pretrained encoder learns faster than the encoder may move.
+        bias_init: ``"prior"`` (the head's bias starts at the labels' training prior log-odds) or
+            ``"zero"`` (every label starts at p = 0.5).
         max_epochs, patience: at most ``max_epochs`` epochs; stop after ``patience`` epochs without a
             better validation micro-F1; the best epoch's weights are kept.
         grad_accum: forward passes per optimiser step.
@@ -241,7 +263,8 @@ class TransformerClassifier(Classifier):
         weight_decay: AdamW weight decay on all weights but biases and LayerNorm parameters.
         seed: seeds the head's initialisation, the batch order and dropout.
         recipe: ``"paper"`` or None.
-        pooling: ``"auto"``, ``"pooler"``, ``"cls"`` or ``"mean"`` (see the module docstring).
+        pooling: ``"auto"`` (what the checkpoint declares), ``"pooler"``, ``"cls"``, ``"mean"`` or
+            ``"max"`` (see the module docstring).
         length_bucketing: group documents of similar length into batches (less padding).
         cache_dir: folder for the on-disk tokenisation cache (None: memory only).
     """
@@ -270,6 +293,8 @@ class TransformerClassifier(Classifier):
         pooling: Pooling = "auto",
         length_bucketing: bool = True,
         cache_dir: str | None = None,
+        head_lr: float | None = None,
+        bias_init: str = "prior",
     ) -> None:
         self.encoder = encoder
         self.loss = loss
@@ -290,6 +315,8 @@ class TransformerClassifier(Classifier):
         self.pooling = pooling
         self.length_bucketing = length_bucketing
         self.cache_dir = cache_dir
+        self.head_lr = head_lr
+        self.bias_init = bias_init
         self.history_ = []
         self._token_cache = TokenCache(cache_dir)
         self.settings()  # validate early
@@ -317,6 +344,8 @@ class TransformerClassifier(Classifier):
             "pooling": self.pooling,
             "length_bucketing": self.length_bucketing,
             "cache_dir": self.cache_dir,
+            "head_lr": self.head_lr,
+            "bias_init": self.bias_init,
         }
 
     def settings(self, preset: str | None = None) -> TransformerSettings:
@@ -348,6 +377,8 @@ class TransformerClassifier(Classifier):
             compile=self.compile,
             pooling=self.pooling,
             seed=self.seed,
+            head_lr=self.head_lr,
+            bias_init=self.bias_init,
         )
         check_int("max_length", s.max_length, 2)
         check_int("batch_size", s.batch_size, 1)
@@ -358,6 +389,10 @@ class TransformerClassifier(Classifier):
         check_float("lr", s.lr, low=0.0, low_open=True)
         check_float("weight_decay", s.weight_decay, low=0.0)
         check_float("warmup_ratio", s.warmup_ratio, low=0.0, high=1.0)
+        if s.head_lr is not None:
+            check_float("head_lr", s.head_lr, low=0.0, low_open=True)
+        if s.bias_init not in BIAS_INITS:
+            raise ConfigError(f"`bias_init` must be one of {BIAS_INITS}, got {s.bias_init!r}")
         for name, value, choices in (
             ("precision", s.precision, PRECISIONS),
             ("schedule", s.schedule, SCHEDULES),
@@ -390,8 +425,17 @@ class TransformerClassifier(Classifier):
             encoder = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load encoder {self.encoder!r} from {path!r}: {exc}") from exc
+        from mlbalance.models.sentence_encoder import checkpoint_pooling
+
+        pooling, normalize = settings.pooling, False
+        self.pooling_source_ = "set by `pooling`"
+        if pooling == "auto":
+            declared, self.pooling_source_ = checkpoint_pooling(
+                path, getattr(encoder, "pooler", None) is not None
+            )
+            pooling, normalize = declared.mode, declared.normalize
         torch.manual_seed(settings.seed)
-        return EncoderClassifier(encoder, n_labels, settings.pooling), tokenizer
+        return EncoderClassifier(encoder, n_labels, pooling, normalize=normalize), tokenizer
 
     def _tokens(self, texts: Sequence[str], max_length: int) -> TokenizedTexts:
         return self._token_cache.tokenize(self.tokenizer_, texts, max_length)
@@ -449,10 +493,19 @@ class TransformerClassifier(Classifier):
         train_lengths = train_tokens.lengths
         n_steps = len(train_steps(train_lengths, s.batch_size, s.grad_accum, s.seed, 1, world_size=world))
 
-        optimizer = torch.optim.AdamW(parameter_groups(model, s.weight_decay), lr=s.lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lr_lambda(s.schedule, n_steps * s.max_epochs, s.warmup_ratio)
-        )
+        if s.bias_init == "prior":
+            from mlbalance.losses.functional import label_prior
+
+            prior = label_prior(stats.class_freq, stats.n_train)
+            with torch.no_grad():
+                model.classifier.bias.copy_(torch.log(prior) - torch.log1p(-prior))
+        head_lr = s.head_lr if s.head_lr is not None else DEFAULT_HEAD_LR_FACTOR * s.lr
+        groups = []
+        for part, lr in ((model.encoder, s.lr), (model.classifier, head_lr)):
+            for group in parameter_groups(part, s.weight_decay):
+                groups.append({**group, "lr": lr})
+        optimizer = torch.optim.AdamW(groups, lr=s.lr)
+        scheduler = make_scheduler(optimizer, s.schedule, n_steps * s.max_epochs, s.warmup_ratio)
         if s.compile:
             model.compile(dynamic=True)
         wrapped, optimizer = accelerator.prepare(model, optimizer)
@@ -637,6 +690,8 @@ class TransformerClassifier(Classifier):
                 "config": self.get_config(),
                 "settings": asdict(self.settings_),
                 "pooling": model.pooling,
+                "normalize": model.normalize,
+                "pooling_source": getattr(self, "pooling_source_", None),
                 "dropout": model.dropout.p,
                 "labels": list(self.label_space_.names),
                 "stats": self.stats_.to_dict(),
@@ -670,7 +725,14 @@ class TransformerClassifier(Classifier):
         except (OSError, ValueError) as exc:
             raise RunError(f"cannot read the encoder in {enc_dir}: {exc}") from exc
         labels = LabelSpace(meta["labels"])
-        model = EncoderClassifier(encoder, len(labels), meta["pooling"], meta["dropout"])
+        model = EncoderClassifier(
+            encoder,
+            len(labels),
+            meta["pooling"],
+            meta["dropout"],
+            normalize=bool(meta.get("normalize", False)),
+        )
+        clf.pooling_source_ = meta.get("pooling_source")
         try:
             load_model(model, str(directory / WEIGHTS_FILE))
         except (OSError, RuntimeError) as exc:
@@ -734,8 +796,6 @@ def _derive_seed(seed: int, epoch: int, rank: int) -> int:
 def _plain_module(module: nn.Module) -> EncoderClassifier:
     """The model without ``torch.compile``'s wrapper (``nn.Module.compile`` keeps the module itself)."""
     return getattr(module, "_orig_mod", module)
-
-
 
 
 __all__ = [
