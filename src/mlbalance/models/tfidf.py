@@ -57,7 +57,7 @@ SCORE_BATCH = 2048
 #: The SGD learning rate when ``lr`` is None: 3000 (measured best on Reuters-21578 for the paper's
 #: losses) and 300 for ASL, whose clipped negative term stops pushing a confidently wrong negative
 #: down: at 3000 the first steps drive every score to 1 and training never recovers (Reuters test
-#: micro-F1 69.9 at 3000, 87.8 at 1000, 87.6 at 300; on ``synthetic:tiny`` 1000 still collapses and
+#: micro-F1 69.0 at 3000, 87.8 at 1000, 87.6 at 300; on ``synthetic:tiny`` 1000 still collapses and
 #: 300 does not; docs/losses.md).
 SGD_LR: dict[str, float] = {"asl": 300.0}
 DEFAULT_SGD_LR = 3000.0
