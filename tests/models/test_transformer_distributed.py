@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,26 +16,12 @@ from transformer_fixtures import TRAIN_OPTIONS, make_tiny_encoder, tiny_corpus
 FIXTURES = Path(__file__).with_name("transformer_fixtures.py")
 
 
-def _has_get_loss() -> bool:
-    try:
-        from mlbalance.losses import get_loss  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _has_get_loss(), reason="mlbalance.losses.get_loss is not available")
-
-
 def _run(args: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
 
 
 def test_two_processes_give_the_metrics_of_one(tmp_path):
-    torchrun = shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not on PATH")
     # no dropout: with it, two processes draw different masks than one (by design, per process)
     encoder = make_tiny_encoder(tmp_path / "enc", tiny_corpus(), dropout=0.0)
     transformer_fixtures._main(
@@ -43,7 +29,9 @@ def test_two_processes_give_the_metrics_of_one(tmp_path):
     )  # in this process
     two = _run(
         [
-            torchrun,
+            sys.executable,  # torchrun, from this interpreter (its script need not be on PATH)
+            "-m",
+            "torch.distributed.run",
             "--standalone",
             "--nproc_per_node",
             "2",
