@@ -3,8 +3,8 @@
 * ``embedding`` — :class:`EmbeddingClassifier`: the vectors of a frozen encoder
   (:class:`~mlbalance.models.sentence_encoder.SentenceEncoder`, the offline MiniLM by default, its own
   pooling) under the TF-IDF model's head, trained with any loss.
-* ``hybrid`` — :class:`HybridClassifier`: TF-IDF features ⊕ ``embedding_weight`` × the vector, in one
-  head. The TF-IDF part stays sparse; the vector adds ``dimension`` columns per document.
+* ``hybrid`` — :class:`HybridClassifier`: TF-IDF features ⊕ ``embedding_weight`` (0.5) × the vector,
+  in one head. The TF-IDF part stays sparse; the vector adds ``dimension`` columns per document.
 
 Both are the TF-IDF model with another featuriser (:class:`EncodedFeatures`), so training, early
 stopping, thresholds, checkpoints and saving are the same code. Vectors are cached on disk
@@ -106,7 +106,9 @@ class EmbeddingClassifier(TfidfClassifier):
         encode_batch_size: texts per encoder forward pass.
         precision: the encoder's ``"float32"`` or ``"bfloat16"``.
         cache_dir: the vector cache (None: ``~/.cache/mlbalance/vectors``; ``False``: none).
-        embedding_weight: the factor on the vector (its L2 norm with the default pooling).
+        embedding_weight: the factor on the vector (its L2 norm with the default pooling; TF-IDF rows
+            have norm 1). 0.5 measured best of 0.5, 1 and 2 on Reuters with CB-NTR and micromacro-cv
+            (BENCHMARKS.md, *Frozen encoders*).
         **tfidf_options: the TF-IDF model's head and training options (``loss``, ``lr``, ``hidden``,
             ``max_epochs``, ...; its TF-IDF settings are unused here).
     """
@@ -124,7 +126,7 @@ class EmbeddingClassifier(TfidfClassifier):
         encode_batch_size: int = 64,
         precision: str = "float32",
         cache_dir: str | bool | None = None,
-        embedding_weight: float = 1.0,
+        embedding_weight: float = 0.5,
         **tfidf_options: Any,
     ) -> None:
         self.encoder = encoder
