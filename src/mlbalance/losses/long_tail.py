@@ -165,12 +165,12 @@ class _ZlprFunction(_SavedGradient):
             if pl.numel():
                 rows = torch.div(pl, n_cols, rounding_mode="floor")
                 neg_z = -zb.reshape(-1)[pl]
-                top_p = torch.zeros(stop - start, dtype=z.dtype).scatter_reduce_(
+                top_p = torch.zeros(stop - start, dtype=z.dtype, device=z.device).scatter_reduce_(
                     0, rows, neg_z, reduce="amax", include_self=True
                 )
                 terms = torch.exp(neg_z - top_p[rows])
                 sums_p = torch.exp(-top_p).index_add_(0, rows, terms)
-                has = torch.zeros(stop - start, dtype=torch.bool).index_fill_(0, rows, True)
+                has = torch.zeros(stop - start, dtype=torch.bool, device=z.device).index_fill_(0, rows, True)
                 total += (top_p + torch.log(sums_p))[has].sum()
                 grad[start:stop].view(-1)[pl] = -terms / sums_p[rows] * scale
         ctx.n_inputs = 2
