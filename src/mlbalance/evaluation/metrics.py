@@ -85,17 +85,10 @@ def evaluate(
         y, thresholds._predict(s), stats, split=split, thresholds=thresholds, doc_bins=doc_bins
     )
     inverse = 1.0 / ranking.propensities(stats.class_freq, stats.n_train, propensity_a, propensity_b)
-    groups = stats.group_indices()
     doc_masks = (stats if doc_bins is None else _with_bins(stats, doc_bins)).doc_group_masks(y)
+    by_group = ranking.group_metrics(s, y, inverse, stats.group_indices(), doc_masks)
     for row in rows:
-        name = row["group"]
-        if name == "total":
-            values = ranking.row_metrics(s, y, inverse)
-        elif name in groups:
-            values = ranking.row_metrics(s, y, inverse, columns=groups[name])
-        else:
-            values = ranking.row_metrics(s, y, inverse, rows=doc_masks[name])
-        row.update(values)
+        row.update(by_group[row["group"]])
     return rows
 
 

@@ -92,16 +92,25 @@ def ranking_metrics(
     return _ranking(scores, y_true, inverse_propensity, ks, ks, psp_ks, columns, rows)
 
 
-def row_metrics(
+def group_metrics(
     scores: np.ndarray,
-    y_true: sp.spmatrix | np.ndarray,
+    y_true: sp.csr_matrix,
     inverse_propensity: np.ndarray,
-    *,
-    columns: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
-) -> dict[str, float | None]:
-    """The :data:`RANKING_KEYS` of one result row (label group ``columns`` or document group ``rows``)."""
-    return _ranking(scores, y_true, inverse_propensity, P_KS, NDCG_KS, PSP_KS, columns, rows)
+    label_groups: dict[str, np.ndarray],
+    doc_groups: dict[str, np.ndarray],
+) -> dict[str, dict[str, float | None]]:
+    """:data:`RANKING_KEYS` of ``"total"``, each label group (its columns) and each document group
+    (a boolean row mask): one ranking of all labels serves the total and every document group."""
+    s = _core.as_scores(scores)
+    y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
+    inv = np.asarray(inverse_propensity, dtype=np.float64)
+    whole = _per_document(s, y, inv, P_KS, NDCG_KS, PSP_KS, None)
+    out = {"total": whole.result()}
+    for name, cols in label_groups.items():
+        out[name] = _per_document(s, y, inv, P_KS, NDCG_KS, PSP_KS, np.asarray(cols, np.int64)).result()
+    for name, mask in doc_groups.items():
+        out[name] = whole.result(np.asarray(mask, dtype=bool))
+    return out
 
 
 def _ranking(
@@ -129,60 +138,88 @@ def _ranking(
         index = np.flatnonzero(index) if index.dtype == bool else index.astype(np.int64)
         s, y = s[index], y[index]
     cols = None if columns is None else np.asarray(columns, dtype=np.int64)
+    return _per_document(s, y, inv, p_ks, ndcg_ks, psp_ks, cols).result()
+
+
+def _per_document(
+    s: np.ndarray,
+    y: sp.csr_matrix,
+    inv: np.ndarray | None,
+    p_ks: Sequence[int],
+    ndcg_ks: Sequence[int],
+    psp_ks: Sequence[int],
+    cols: np.ndarray | None,
+) -> _PerDocument:
+    """Each document's terms of the metrics, ranking only the labels ``cols`` (None: all)."""
     if cols is not None:
         y = y[:, cols].tocsr()
         inv = None if inv is None else inv[cols]
-    keys = [f"p@{k}" for k in p_ks] + [f"ndcg@{k}" for k in ndcg_ks] + [f"psp@{k}" for k in psp_ks]
     n_docs, n_labels = s.shape[0], (s.shape[1] if cols is None else cols.size)
+    terms = _PerDocument(p_ks, ndcg_ks, psp_ks, n_docs)
     if n_docs == 0 or n_labels == 0:
-        return dict.fromkeys(keys)
-    max_k = max(ks)
-    sums = _Sums(p_ks, ndcg_ks, psp_ks, max_k)
+        terms.empty = True
+        return terms
+    max_k = max((*p_ks, *ndcg_ks, *psp_ks))
     for a, b in _core.row_chunks(n_docs, n_labels):
         block = s[a:b] if cols is None else s[a:b][:, cols]
-        sums.add(_top_k_indices(np.ascontiguousarray(block), max_k), y[a:b], inv)
-    return sums.result(n_docs)
+        terms.add(a, _top_k_indices(np.ascontiguousarray(block), max_k), y[a:b], inv)
+    return terms
 
 
-class _Sums:
-    """Running sums of the ranking metrics over row chunks."""
+class _PerDocument:
+    """Each document's hits, nDCG, and achieved and best PSP gains, filled in row chunks."""
 
     def __init__(
-        self, p_ks: Sequence[int], ndcg_ks: Sequence[int], psp_ks: Sequence[int], max_k: int
+        self, p_ks: Sequence[int], ndcg_ks: Sequence[int], psp_ks: Sequence[int], n_docs: int
     ) -> None:
         self.p_ks = [int(k) for k in p_ks]
         self.ndcg_ks = [int(k) for k in ndcg_ks]
         self.psp_ks = [int(k) for k in psp_ks]
+        self.empty = False
+        self.n_docs = n_docs
+        max_k = max((*self.p_ks, *self.ndcg_ks, *self.psp_ks))
         self.discount = 1.0 / np.log2(np.arange(2, max_k + 2))
         self.ideal = np.concatenate([[0.0], np.cumsum(self.discount)])
-        self.hits = dict.fromkeys(self.p_ks, 0.0)
-        self.ndcg = dict.fromkeys(self.ndcg_ks, 0.0)
-        self.psp = {k: [0.0, 0.0] for k in self.psp_ks}  # achieved, best achievable
+        self.hits = {k: np.zeros(n_docs) for k in self.p_ks}
+        self.ndcg = {k: np.zeros(n_docs) for k in self.ndcg_ks}
+        self.psp = {k: (np.zeros(n_docs), np.zeros(n_docs)) for k in self.psp_ks}  # achieved, best
 
-    def add(self, top: np.ndarray, y: sp.csr_matrix, inv: np.ndarray | None) -> None:
+    def add(self, start: int, top: np.ndarray, y: sp.csr_matrix, inv: np.ndarray | None) -> None:
         n_docs, width = top.shape
+        rows = slice(start, start + n_docs)
         n_labels = y.shape[1]
         doc = np.repeat(np.arange(n_docs, dtype=np.int64), width)
         positives = np.sort(_core.entry_keys(_core.row_of_entries(y), y.indices, n_labels))
         hit = _core.is_member(_core.entry_keys(doc, top.ravel(), n_labels), positives).reshape(n_docs, width)
         for k in self.p_ks:
-            self.hits[k] += float(hit[:, :k].sum())
+            self.hits[k][rows] = hit[:, :k].sum(axis=1)
         n_true = np.diff(y.indptr)
         for k in self.ndcg_ks:
             dcg = hit[:, :k] @ self.discount[: min(k, width)]
             idcg = self.ideal[np.minimum(n_true, k)]
-            self.ndcg[k] += float(np.divide(dcg, idcg, out=np.zeros(n_docs), where=idcg > 0).sum())
+            np.divide(dcg, idcg, out=self.ndcg[k][rows], where=idcg > 0)
         if self.psp_ks:
             gain = np.where(hit, inv[top], 0.0)  # type: ignore[index]
             best = _best_gains(y, inv, max(self.psp_ks))  # type: ignore[arg-type]
             for k in self.psp_ks:
-                self.psp[k][0] += float(gain[:, :k].sum())
-                self.psp[k][1] += float(best[:, :k].sum())
+                self.psp[k][0][rows] = gain[:, :k].sum(axis=1)
+                self.psp[k][1][rows] = best[:, :k].sum(axis=1)
 
-    def result(self, n_docs: int) -> dict[str, float | None]:
-        out: dict[str, float | None] = {f"p@{k}": self.hits[k] / (n_docs * k) for k in self.p_ks}
-        out |= {f"ndcg@{k}": self.ndcg[k] / n_docs for k in self.ndcg_ks}
-        out |= {f"psp@{k}": (got / best if best > 0 else None) for k, (got, best) in self.psp.items()}
+    def result(self, mask: np.ndarray | None = None) -> dict[str, float | None]:
+        """The metrics over all documents, or over those of a boolean ``mask``."""
+        keys = [f"p@{k}" for k in self.p_ks] + [f"ndcg@{k}" for k in self.ndcg_ks]
+        keys += [f"psp@{k}" for k in self.psp_ks]
+        pick = slice(None) if mask is None else mask
+        n_docs = self.n_docs if mask is None else int(np.count_nonzero(mask))
+        if self.empty or n_docs == 0:
+            return dict.fromkeys(keys)
+        out: dict[str, float | None] = {
+            f"p@{k}": float(v[pick].sum()) / (n_docs * k) for k, v in self.hits.items()
+        }
+        out |= {f"ndcg@{k}": float(v[pick].sum()) / n_docs for k, v in self.ndcg.items()}
+        for k, (got, best) in self.psp.items():
+            total = float(best[pick].sum())
+            out[f"psp@{k}"] = float(got[pick].sum()) / total if total > 0 else None
         return out
 
 
