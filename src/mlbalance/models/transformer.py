@@ -65,8 +65,9 @@ SCHEDULES: tuple[str, ...] = get_args(Schedule)
 POOLINGS: tuple[str, ...] = get_args(Pooling)
 RECIPES: tuple[str, ...] = ("paper",)
 BIAS_INITS: tuple[str, ...] = ("prior", "zero")
-#: ``head_lr`` when None: this many times the encoder's ``lr`` (docs/transformer.md).
-DEFAULT_HEAD_LR_FACTOR = 20.0
+#: ``head_lr`` when None: the best of 5e-5, 1e-3, 5e-3, 1e-2 and 2.5e-2 for BCE on 1,500 Reuters
+#: documents, 2 epochs (BENCHMARKS.md, *Transformer*).
+DEFAULT_HEAD_LR = 2.5e-2
 DATASET_PRESETS: tuple[str, ...] = ("reuters", "pubmed")
 
 #: Offline aliases of encoders: name -> (importable module, pip extra that ships it).
@@ -247,8 +248,8 @@ class TransformerClassifier(Classifier):
         max_length: tokens per document (longer ones are truncated).
         batch_size: documents per forward pass, summed over all processes.
         lr: AdamW learning rate of the encoder.
-        head_lr: AdamW learning rate of the classification head (None: :data:`DEFAULT_HEAD_LR_FACTOR`
-            × ``lr``); a head over a pretrained encoder learns faster than the encoder may move.
+        head_lr: AdamW learning rate of the classification head (None: :data:`DEFAULT_HEAD_LR`); a
+            head over a pretrained encoder learns faster than the encoder may move.
         bias_init: ``"prior"`` (the head's bias starts at the labels' training prior log-odds) or
             ``"zero"`` (every label starts at p = 0.5).
         max_epochs, patience: at most ``max_epochs`` epochs; stop after ``patience`` epochs without a
@@ -499,7 +500,7 @@ class TransformerClassifier(Classifier):
             prior = label_prior(stats.class_freq, stats.n_train)
             with torch.no_grad():
                 model.classifier.bias.copy_(torch.log(prior) - torch.log1p(-prior))
-        head_lr = s.head_lr if s.head_lr is not None else DEFAULT_HEAD_LR_FACTOR * s.lr
+        head_lr = s.head_lr if s.head_lr is not None else DEFAULT_HEAD_LR
         groups = []
         for part, lr in ((model.encoder, s.lr), (model.classifier, head_lr)):
             for group in parameter_groups(part, s.weight_decay):
