@@ -24,7 +24,7 @@ MODEL_FLAGS: dict[str, tuple[type, str]] = {
     "weight_decay": (float, "weight decay"),
     "encoder": (str, "transformer, embedding, hybrid: Hugging Face encoder (hub id, folder or 'minilm')"),
     "max_length": (int, "transformer, embedding, hybrid: maximum tokens per document"),
-    "head_lr": (float, "transformer: learning rate of the classification head (default: 20 x --lr)"),
+    "head_lr": (float, "transformer: learning rate of the classification head (default: 2.5e-2)"),
     "grad_accum": (int, "transformer: gradient accumulation steps"),
     "precision": (str, "transformer: fp32, bf16, fp16 or auto"),
     "schedule": (str, "transformer: learning-rate schedule, constant or linear"),
