@@ -100,14 +100,17 @@ def group_metrics(
     doc_groups: dict[str, np.ndarray],
 ) -> dict[str, dict[str, float | None]]:
     """:data:`RANKING_KEYS` of ``"total"``, each label group (its columns) and each document group
-    (a boolean row mask): one ranking of all labels serves the total and every document group."""
-    s = _core.as_scores(scores)
-    y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
+    (a boolean row mask): one ranking of all labels serves the total and every document group.
+
+    ``scores`` and ``y_true`` are taken as validated (:func:`~mlbalance.evaluation.evaluate` has done
+    it), so the score matrix is not read once more for that.
+    """
     inv = np.asarray(inverse_propensity, dtype=np.float64)
-    whole = _per_document(s, y, inv, P_KS, NDCG_KS, PSP_KS, None)
+    whole = _per_document(scores, y_true, inv, P_KS, NDCG_KS, PSP_KS, None)
     out = {"total": whole.result()}
     for name, cols in label_groups.items():
-        out[name] = _per_document(s, y, inv, P_KS, NDCG_KS, PSP_KS, np.asarray(cols, np.int64)).result()
+        group = _per_document(scores, y_true, inv, P_KS, NDCG_KS, PSP_KS, np.asarray(cols, np.int64))
+        out[name] = group.result()
     for name, mask in doc_groups.items():
         out[name] = whole.result(np.asarray(mask, dtype=bool))
     return out
@@ -125,7 +128,7 @@ def _ranking(
 ) -> dict[str, float | None]:
     s = _core.as_scores(scores)
     y = _core.as_binary_csr(y_true, "y_true", shape=s.shape)
-    ks = [k for k in (*p_ks, *ndcg_ks, *psp_ks)]
+    ks = [*p_ks, *ndcg_ks, *psp_ks]
     if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
         raise DataError(f"`ks` must be integers >= 1, got {list(ks)!r}")
     inv = None

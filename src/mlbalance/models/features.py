@@ -111,8 +111,12 @@ class TfidfFeatures:
         self._check_fitted()
         return len(self._vectorizer.vocabulary_)
 
-    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Learn the vocabulary and idf from ``texts``; return their features."""
+    def fit_transform(self, texts: Sequence[str], progress: Any = None) -> sp.csr_matrix:
+        """Learn the vocabulary and idf from ``texts``; return their features.
+
+        ``progress`` is the featuriser interface's (featurisers that take long report to it); TF-IDF
+        is one quick pass and reports nothing.
+        """
         self._vectorizer = self._make_vectorizer()
         try:
             x = self._vectorizer.fit_transform(list(texts))
@@ -120,7 +124,7 @@ class TfidfFeatures:
             raise ConfigError(f"TF-IDF cannot be fitted on {len(texts)} training texts: {exc}") from exc
         return _csr32(x)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+    def transform(self, texts: Sequence[str], progress: Any = None) -> sp.csr_matrix:
         """Features of ``texts`` (float32 CSR, one row per text)."""
         self._check_fitted()
         return _csr32(self._vectorizer.transform(list(texts)))

@@ -26,7 +26,6 @@ import scipy.sparse as sp
 
 from mlbalance._atomic import atomic_write_json
 from mlbalance._checks import check_float
-from mlbalance.data.corpus import Corpus
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.models.base import ProgressCallback
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
@@ -52,24 +51,29 @@ class EncodedFeatures:
         self.encoder = encoder
         self.tfidf = TfidfFeatures(tfidf) if tfidf is not None else None
         self.weight = float(weight)
-        self.progress: ProgressCallback | None = None  # told about the encoding (set by the model)
 
     @property
     def n_features(self) -> int:
         return (self.tfidf.n_features if self.tfidf is not None else 0) + self.encoder.dimension
 
-    def _join(self, sparse: sp.csr_matrix | None, texts: Sequence[str]) -> sp.csr_matrix:
-        vectors = self.encoder.encode(texts, self.progress) * np.float32(self.weight)
+    def _join(
+        self, sparse: sp.csr_matrix | None, texts: Sequence[str], progress: ProgressCallback | None
+    ) -> sp.csr_matrix:
+        vectors = self.encoder.encode(texts, progress) * np.float32(self.weight)
         dense = sp.csr_matrix(vectors.astype(np.float32, copy=False))
         if sparse is None:
             return dense
         return sp.hstack([sparse, dense], format="csr", dtype=np.float32)
 
-    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self._join(self.tfidf.fit_transform(texts) if self.tfidf is not None else None, texts)
+    def fit_transform(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> sp.csr_matrix:
+        """Fit the TF-IDF part on ``texts`` and return the features; the encoding reports to
+        ``progress`` as stage ``"encode"``."""
+        sparse = self.tfidf.fit_transform(texts) if self.tfidf is not None else None
+        return self._join(sparse, texts, progress)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self._join(self.tfidf.transform(texts) if self.tfidf is not None else None, texts)
+    def transform(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> sp.csr_matrix:
+        sparse = self.tfidf.transform(texts) if self.tfidf is not None else None
+        return self._join(sparse, texts, progress)
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -158,31 +162,7 @@ class EmbeddingClassifier(TfidfClassifier):
 
     def _make_features(self) -> EncodedFeatures:
         tfidf = self._tfidf_config() if self.uses_tfidf else None
-        features = EncodedFeatures(self._sentence_encoder(), tfidf, self.embedding_weight)
-        features.progress = self._progress
-        return features
-
-    _progress: ProgressCallback | None = None
-
-    def fit(
-        self, corpus: Corpus, *, progress: ProgressCallback | None = None, **options: Any
-    ) -> EmbeddingClassifier:
-        """As :meth:`TfidfClassifier.fit`; the encoding reports to ``progress`` as stage ``"encode"``."""
-        self._progress = progress
-        try:
-            return super().fit(corpus, progress=progress, **options)  # type: ignore[return-value]
-        finally:
-            self._progress = None
-            if hasattr(self, "features_"):
-                self.features_.progress = None
-
-    def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
-        self._check_fitted()
-        self.features_.progress = progress
-        try:
-            return super().scores(texts, progress=progress)
-        finally:
-            self.features_.progress = None
+        return EncodedFeatures(self._sentence_encoder(), tfidf, self.embedding_weight)
 
     def _load_features(self, directory: Path) -> EncodedFeatures:
         features = EncodedFeatures.load(directory, with_tfidf=self.uses_tfidf)

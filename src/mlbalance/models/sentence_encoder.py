@@ -244,59 +244,44 @@ class SentenceEncoder:
 
     # ------------------------------------------------------------------ encoding
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        """``(len(texts), dimension)`` float32 vectors; cached texts are not encoded again."""
+        """``(len(texts), dimension)`` float32 vectors; a text is encoded once (repeats and cached
+        texts are not encoded again)."""
         texts = list(texts)
-        progress = progress or no_progress
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        hashes = text_hashes(texts)
         cache = self._vector_cache()
-        hashes = text_hashes(texts) if cache is not None else None
-        if cache is not None:
-            missing, found = cache.lookup(hashes)  # type: ignore[arg-type]
+        if cache is None:
+            missing = np.arange(len(texts))
+        else:
+            missing, found = cache.lookup(hashes)
             for i, vector in enumerate(found):
                 if vector is not None:
                     out[i] = vector
-        else:
-            missing = np.arange(len(texts))
         if missing.size:
-            # a text occurring twice is encoded once
-            unique, first = (
-                np.unique(hashes[missing], return_index=True) if hashes is not None else (None, None)
-            )
-            todo = missing[first] if hashes is not None else missing
-            vectors = self._encode([texts[i] for i in todo], progress)
-            if hashes is not None:
-                cache.store(hashes[todo], vectors)  # type: ignore[union-attr]
-                lookup = dict(zip(unique.tolist(), vectors))  # type: ignore[union-attr]
-                for i in missing:
-                    out[i] = lookup[hashes[i]]
-            else:
-                out[todo] = vectors
-        log.info(
-            "encoded %d of %d texts (%d from the cache)", missing.size, len(texts), len(texts) - missing.size
-        )
+            unique, first, where = np.unique(hashes[missing], return_index=True, return_inverse=True)
+            todo = missing[first]
+            vectors = self._encode([texts[i] for i in todo], progress or no_progress)
+            out[missing] = vectors[where]
+            if cache is not None:
+                cache.store(unique, vectors)
+        log.info("encoded %d of %d texts", missing.size, len(texts))
         return out
 
     def _encode(self, texts: list[str], progress: ProgressCallback) -> np.ndarray:
         import torch
 
+        from mlbalance.models.text_batches import collate, eval_batches, tokenize_texts
+
         tokenizer, model, pooling, _ = self._load()
-        encoded = tokenizer(texts, truncation=True, max_length=self.max_length, padding=False)
-        ids = encoded["input_ids"]
-        order = np.argsort([len(x) for x in ids], kind="stable")[::-1]  # longest first: memory peaks early
-        pad = tokenizer.pad_token_id or 0
+        tokens = tokenize_texts(tokenizer, texts, self.max_length)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = eval_batches(tokens.lengths, self.batch_size)  # longest first: memory peaks early
         dtype = torch.bfloat16 if self.precision == "bfloat16" else None
         with torch.inference_mode():
             for done, batch in enumerate(batches, 1):
-                width = max(len(ids[i]) for i in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, : len(ids[i])] = 1
+                ids, mask = (torch.from_numpy(a) for a in collate(tokens, batch))
                 with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-                    result = model(input_ids=input_ids, attention_mask=mask)
+                    result = model(input_ids=ids, attention_mask=mask)
                 vectors = pool(result, mask, pooling.mode).float()
                 if pooling.normalize:
                     vectors = torch.nn.functional.normalize(vectors, dim=1)

@@ -419,9 +419,9 @@ class TfidfClassifier(Classifier):
 
         progress("featurise", 0, 2)
         self.features_ = self._make_features()
-        x_train = self.features_.fit_transform(corpus.train.texts)
+        x_train = self.features_.fit_transform(corpus.train.texts, progress)
         progress("featurise", 1, 2)
-        x_val = self.features_.transform(corpus.validation.texts)
+        x_val = self.features_.transform(corpus.validation.texts, progress)
         progress("featurise", 2, 2)
         y_train = corpus.labels("train")
         y_val = corpus.labels("validation")
@@ -536,7 +536,7 @@ class TfidfClassifier(Classifier):
         """Sigmoid probabilities, float32, shape ``(len(texts), n_labels)``."""
         self._check_fitted()
         progress = progress or no_progress
-        x = self.features_.transform(texts)
+        x = self.features_.transform(texts, progress)
         with torch_threads(self.num_threads):
             return self._scores_from_features(x, progress)
 
