@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from conftest import one_line_error
 
 
@@ -65,3 +67,17 @@ def test_unfinished_or_missing_run(tmp_path, cli, trained_run):
     (trained_run / "COMPLETE").unlink()
     assert "unfinished run" in one_line_error(cli("evaluate", trained_run))
     assert "no run directory at" in one_line_error(cli("evaluate", tmp_path / "missing"))
+
+
+def test_fixed_threshold_from_the_cli(tmp_path, cli, trained_run):
+    result = cli("evaluate", trained_run, "--threshold", "fixed", "--threshold-value", "0.3", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert {(r["threshold_method"], r["threshold"]) for r in rows} == {("fixed", float(np.float32(0.3)))}
+    assert {"p@1", "ndcg@3", "psp@5"} <= set(rows[0])
+    line = one_line_error(cli("evaluate", trained_run, "--threshold", "grid", "--threshold-value", "0.3"))
+    assert "applies only to --threshold fixed" in line
+    out = tmp_path / "fixed"
+    trained = cli("train", "--dataset", "synthetic:tiny", "--threshold", "fixed", "--out", out, "--quiet")
+    assert trained.code == 0, trained.err
+    assert json.loads((out / "thresholds.json").read_text())["value"] == 0.5

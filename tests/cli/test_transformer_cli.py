@@ -17,6 +17,7 @@ FLAGS = {
     "--max-length": ("max_length", 64),
     "--batch-size": ("batch_size", 8),
     "--lr": ("lr", 1e-4),
+    "--head-lr": ("head_lr", 1e-3),
     "--max-epochs": ("max_epochs", 3),
     "--patience": ("patience", 2),
     "--grad-accum": ("grad_accum", 2),
@@ -105,3 +106,20 @@ def test_interrupted_transformer_run_resumes_to_the_same_result(tmp_path, cli, t
         assert row_a["group"] == row_b["group"]
         assert row_a["micro_f1"] == pytest.approx(row_b["micro_f1"], abs=1e-9)
         assert row_a["macro_f1"] == pytest.approx(row_b["macro_f1"], abs=1e-9)
+
+
+def test_hybrid_and_embedding_models_train_and_predict_from_the_cli(tmp_path, cli, tiny_setup):
+    folder, encoder = tiny_setup
+    for model in ("hybrid", "embedding"):
+        out = tmp_path / model
+        args = ["train", "--dataset", folder, "--model", model, "--encoder", encoder, "--max-length", "40"]
+        args += ["--loss", "cb-ntr", "--max-epochs", "2", "-o", f"cache_dir={tmp_path / 'vectors'}"]
+        result = cli(*args, "--out", out, "--quiet")
+        assert result.code == 0, result.err
+        assert load_run(out).config["model"] == model
+        docs = tmp_path / "docs.txt"
+        docs.write_text("l0w0 noise1 l0w1\nnoise2 l3w0\n")
+        predicted = cli("predict", out, "--input", docs, "--output", tmp_path / f"{model}.jsonl")
+        assert predicted.code == 0, predicted.err
+        assert len((tmp_path / f"{model}.jsonl").read_text().splitlines()) == 2
+    assert any((tmp_path / "vectors").rglob("*.npz"))  # the vectors went to the given cache
