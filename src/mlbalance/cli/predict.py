@@ -17,14 +17,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import IO, Any
-
-import numpy as np
+from typing import IO
 
 from mlbalance.cli._common import TqdmProgress
 from mlbalance.errors import DataError
-
-TEXT_FIELDS = ("text", "title", "body", "abstract", "abstractText")
+from mlbalance.predictions import chunks, guess_format, prediction_records, read_documents
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,43 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def read_documents(lines: Iterator[str], source: str, fmt: str = "auto") -> Iterator[tuple[str, str]]:
-    """``(id, text)`` of each document in ``lines`` (JSONL or text lines).
-
-    Blank lines are skipped; a text line's id is its line number.
-
-    Raises:
-        DataError: a line that is not valid JSON, not an object, or has no text field (naming
-            ``source``, the line number and what was found).
-    """
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if fmt == "auto":
-            fmt = "jsonl" if stripped.startswith("{") else "text"
-        if fmt == "text":
-            yield str(number), line.rstrip("\r\n")
-            continue
-        try:
-            record = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{source} line {number}: not valid JSON ({exc.msg} at column {exc.colno})"
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(f"{source} line {number}: expected a JSON object, got {type(record).__name__}")
-        parts = [record[key] for key in TEXT_FIELDS if key in record]
-        if not parts or not all(isinstance(p, str) for p in parts):
-            found = ", ".join(sorted(map(str, record))) or "no fields"
-            raise DataError(
-                f"{source} line {number}: expected a string field 'text' (or 'title'/'body'/'abstract'), "
-                f"found {found}"
-            )
-        doc_id = record.get("id", number)
-        yield str(doc_id), " ".join(p for p in parts if p)
-
-
 @contextmanager
 def _open_input(name: str) -> Iterator[IO[str]]:
     if name == "-":
@@ -105,53 +65,6 @@ def _open_input(name: str) -> Iterator[IO[str]]:
         yield handle
 
 
-def _guess_format(name: str, fmt: str) -> str:
-    if fmt != "auto" or name == "-":
-        return fmt
-    suffix = Path(name).suffix.lower()
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text"}.get(suffix, "auto")
-
-
-def _chunks(docs: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    chunk: list[tuple[str, str]] = []
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def prediction_records(
-    ids: list[str],
-    labels: list[list[str]],
-    scores: np.ndarray,
-    names: tuple[str, ...],
-    top: int,
-    all_scores: bool,
-) -> Iterator[dict[str, Any]]:
-    """One output object per document: id, predicted labels, and scores."""
-    if all_scores:
-        for doc_id, doc_labels, row in zip(ids, labels, scores):
-            yield {"id": doc_id, "labels": doc_labels, "scores": dict(zip(names, map(_num, row)))}
-        return
-    top = max(0, min(top, scores.shape[1]))
-    index = {name: i for i, name in enumerate(names)}
-    if top:
-        best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
-    for i, (doc_id, doc_labels) in enumerate(zip(ids, labels)):
-        cols = [index[name] for name in doc_labels]
-        if top:
-            cols += [int(c) for c in best[i] if int(c) not in cols]
-        cols.sort(key=lambda c: -scores[i, c])
-        yield {"id": doc_id, "labels": doc_labels, "scores": {names[c]: _num(scores[i, c]) for c in cols}}
-
-
-def _num(value: Any) -> float:
-    return round(float(value), 6)
-
-
 def run(args: argparse.Namespace) -> int:
     from mlbalance._atomic import atomic_open
     from mlbalance.runs import load_run
@@ -162,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--top must be >= 0, got {args.top}")
     run_ = load_run(args.run_dir)
     names = run_.labels
-    fmt = _guess_format(args.input, args.format)
+    fmt = guess_format(args.input, args.format)
     source = "stdin" if args.input == "-" else args.input
     progress = TqdmProgress()
     out_ctx = (
@@ -171,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     count = 0
     try:
         with _open_input(args.input) as handle, out_ctx as out:
-            for chunk in _chunks(read_documents(iter(handle), source, fmt), args.batch):
+            for chunk in chunks(read_documents(iter(handle), source, fmt), args.batch):
                 ids = [doc_id for doc_id, _ in chunk]
                 labels, scores = run_.predict_with_scores([text for _, text in chunk], progress=progress)
                 for record in prediction_records(ids, labels, scores, names, args.top, args.all_scores):
