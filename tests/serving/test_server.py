@@ -165,3 +165,17 @@ def test_two_worker_processes_answer_alike(tfidf_run, tmp_path):
             assert [p["labels"] for p in answer["predictions"]] == [e["labels"] for e in expected]
     finally:
         srv.stop()
+
+
+def test_an_exported_model_serves_like_its_run(server, tfidf_run, tmp_path):
+    from mlbalance.export import export_run
+
+    exported = export_run(tfidf_run, tmp_path / "exported")
+    srv = Server(exported)
+    try:
+        for body in ({"texts": TEXTS, "scores": True}, {"texts": TEXTS, "top_k": 3, "threshold": 0.0}):
+            want = httpx.post(server.url + "/v1/predict", json=body).json()
+            assert httpx.post(srv.url + "/v1/predict", json=body).json() == want
+        assert httpx.get(srv.url + "/v1/labels").json() == httpx.get(server.url + "/v1/labels").json()
+    finally:
+        srv.stop()
