@@ -21,16 +21,19 @@ from mlbalance.errors import DataError
 TEXT_FIELDS = ("text", "title", "body", "abstract", "abstractText")
 
 
-def read_documents(lines: Iterator[str], source: str, fmt: str = "auto") -> Iterator[tuple[str, str]]:
+def read_documents(
+    lines: Iterator[str], source: str, fmt: str = "auto", first_line: int = 1
+) -> Iterator[tuple[str, str]]:
     """``(id, text)`` of each document in ``lines`` (JSONL or text lines).
 
-    Blank lines are skipped; a text line's id is its line number.
+    Blank lines are skipped; a text line's id is its line number (``first_line`` for the first of
+    ``lines``), as is the id of a JSONL object without one.
 
     Raises:
         DataError: a line that is not valid JSON, not an object, or has no text field (naming
             ``source``, the line number and what was found).
     """
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_line):
         stripped = line.strip()
         if not stripped:
             continue
@@ -105,3 +108,19 @@ def chunks(docs: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[st
             chunk = []
     if chunk:
         yield chunk
+
+
+def input_files(name: str) -> list[str]:
+    """The input files ``name`` stands for: itself (or ``-``), or a folder's files in name order.
+
+    A folder's hidden files and those starting with ``_`` (``_SUCCESS`` markers) are left out.
+
+    Raises:
+        DataError: a folder with no file in it.
+    """
+    if name == "-" or not Path(name).is_dir():
+        return [name]
+    files = sorted(str(p) for p in Path(name).iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+    if not files:
+        raise DataError(f"input folder {name} holds no files; expected JSONL or text shards")
+    return files

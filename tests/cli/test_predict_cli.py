@@ -80,7 +80,8 @@ def test_failed_prediction_leaves_no_partial_output(tmp_path, cli, trained_run):
 def test_missing_input_and_run(tmp_path, cli, trained_run):
     line = one_line_error(cli("predict", trained_run, "--input", tmp_path / "none.jsonl"))
     assert "input file" in line and "none.jsonl does not exist" in line
-    assert "is a folder" in one_line_error(cli("predict", trained_run, "--input", tmp_path))
+    (tmp_path / "empty").mkdir()
+    assert "holds no files" in one_line_error(cli("predict", trained_run, "--input", tmp_path / "empty"))
     line = one_line_error(cli("predict", tmp_path / "norun", "--input", "-"))
     assert "no run directory at" in line
 
@@ -93,3 +94,26 @@ def test_unwritable_output_is_a_one_line_error(tmp_path, cli, trained_run):
         cli("predict", trained_run, "--input", docs, "--output", tmp_path / "afile" / "p.jsonl")
     )
     assert "afile" in line
+
+
+def test_a_folder_of_shards_is_predicted_in_name_order(tmp_path, cli, trained_run):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "part-1.jsonl").write_text(json.dumps({"text": "vapigo titefe"}) + "\n")
+    (shards / "part-0.jsonl").write_text(
+        json.dumps({"id": "x", "text": "pugega takege"}) + "\n\n" + json.dumps({"text": "b"}) + "\n"
+    )
+    (shards / "_SUCCESS").write_text("")
+    (shards / ".hidden.jsonl").write_text("not json\n")
+    result = cli("predict", trained_run, "--input", shards)
+    assert result.code == 0, result.err
+    preds = read_jsonl(result.out)
+    assert [p["id"] for p in preds] == [
+        "x",
+        "3",
+        "1",
+    ]  # ids of id-less lines: line numbers within their shard
+    whole = tmp_path / "whole.txt"
+    whole.write_text("pugega takege\nb\nvapigo titefe\n")
+    labels = [p["labels"] for p in read_jsonl(cli("predict", trained_run, "--input", whole).out)]
+    assert [p["labels"] for p in preds] == labels

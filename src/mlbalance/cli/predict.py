@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from mlbalance.cli._common import TqdmProgress
-from mlbalance.errors import DataError
-from mlbalance.predictions import chunks, guess_format, prediction_records, read_documents
+from mlbalance.errors import ConfigError, DataError
+from mlbalance.predictions import chunks, guess_format, input_files, prediction_records, read_documents
+
+if TYPE_CHECKING:
+    from mlbalance.runs import Run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `mlbalance train`")
     parser.add_argument(
-        "--input", "-i", required=True, metavar="FILE", help="JSONL or text file, or - for stdin"
+        "--input",
+        "-i",
+        required=True,
+        metavar="PATH",
+        help="JSONL or text file, a folder of them (shards, in name order), or - for stdin",
     )
     parser.add_argument("--output", default="-", metavar="FILE", help="JSONL output file, or - for stdout")
     parser.add_argument(
@@ -44,6 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top", type=int, default=5, help="also report the N highest scores (default: 5)")
     parser.add_argument("--all-scores", action="store_true", help="report the score of every label")
     parser.add_argument("--batch", type=int, default=2048, help="documents scored at once (default: 2048)")
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: Ray Data actors (mlbalance[ray]), same output in the same order",
+    )
+    parser.add_argument(
+        "--address", metavar="ADDR", help="--engine ray: a Ray cluster's address (default: a local instance)"
+    )
+    parser.add_argument(
+        "--ray-workers", type=int, metavar="N", help="--engine ray: scoring actors (default: one per CPU)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -65,6 +86,58 @@ def _open_input(name: str) -> Iterator[IO[str]]:
         yield handle
 
 
+def _local_lines(
+    run_: Run, args: argparse.Namespace, files: list[str], progress: TqdmProgress
+) -> Iterator[str]:
+    """The JSONL records of ``files``, scored in this process."""
+    names = run_.labels
+    count = 0
+    for name in files:
+        source = "stdin" if name == "-" else name
+        try:
+            with _open_input(name) as handle:
+                docs = read_documents(iter(handle), source, guess_format(name, args.format))
+                for chunk in chunks(docs, args.batch):
+                    ids = [doc_id for doc_id, _ in chunk]
+                    labels, scores = run_.predict_with_scores([text for _, text in chunk], progress=progress)
+                    for record in prediction_records(ids, labels, scores, names, args.top, args.all_scores):
+                        yield json.dumps(record, ensure_ascii=False)
+                    count += len(chunk)
+                    progress("predict", count, None)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{source} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
+def _ray_lines(args: argparse.Namespace, files: list[str]) -> Iterator[str]:
+    """The JSONL records of ``files``, scored by Ray Data actors."""
+    if files == ["-"]:
+        raise DataError("--engine ray reads files or folders, not stdin; give --input a path")
+    try:
+        import ray.data
+
+        from mlbalance.batch_predict import predict_with_ray
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"--engine ray needs the ray extra ({exc.name} is not installed): pip install 'mlbalance[ray]' "
+            "(from a clone: pip install '.[ray]')"
+        ) from None
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Ray's notices only with -v
+        for name in ("ray", "ray.data", "ray.data._internal"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"ray\..*")
+    del ray
+    return predict_with_ray(
+        args.run_dir,
+        files,
+        fmt=args.format,
+        top=args.top,
+        all_scores=args.all_scores,
+        batch=args.batch,
+        address=args.address,
+        workers=args.ray_workers,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from mlbalance._atomic import atomic_open
     from mlbalance.runs import load_run
@@ -73,26 +146,28 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--batch must be >= 1, got {args.batch}")
     if args.top < 0:
         raise DataError(f"--top must be >= 0, got {args.top}")
-    run_ = load_run(args.run_dir)
-    names = run_.labels
-    fmt = guess_format(args.input, args.format)
-    source = "stdin" if args.input == "-" else args.input
+    if args.engine == "local" and (args.address or args.ray_workers):
+        raise DataError("--address and --ray-workers need --engine ray")
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise DataError(f"--ray-workers must be >= 1, got {args.ray_workers}")
+    files = input_files(args.input)
     progress = TqdmProgress()
     out_ctx = (
         nullcontext(sys.stdout) if args.output == "-" else atomic_open(args.output, "w", encoding="utf-8")
     )
     count = 0
     try:
-        with _open_input(args.input) as handle, out_ctx as out:
-            for chunk in chunks(read_documents(iter(handle), source, fmt), args.batch):
-                ids = [doc_id for doc_id, _ in chunk]
-                labels, scores = run_.predict_with_scores([text for _, text in chunk], progress=progress)
-                for record in prediction_records(ids, labels, scores, names, args.top, args.all_scores):
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += len(chunk)
-                progress("predict", count, None)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        if args.engine == "ray":
+            lines = _ray_lines(args, files)
+        else:
+            lines = _local_lines(load_run(args.run_dir), args, files, progress)
+        with out_ctx as out:
+            for line in lines:
+                out.write(line + "\n")
+                count += 1
+                if args.engine == "ray" and count % 1000 == 0:
+                    progress("predict", count, None)
+        progress("predict", count, None)
     finally:
         progress.close()
     if args.output != "-":

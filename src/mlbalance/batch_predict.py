@@ -1,0 +1,224 @@
+"""Batch prediction of large inputs on Ray Data (the optional extra ``mlbalance[ray]``).
+
+The input — one JSONL or text file, or a folder of them (shards, taken in name order) — is cut into
+blocks of about ``block_bytes`` at line ends. The driver reads each file once to number the lines
+of each block (so ids of documents without one are their line numbers, as with ``mlbalance predict``);
+Ray Data hands the blocks to a pool of actors that each load the run once, read their blocks, score
+them in batches and return the JSONL records; the driver streams the records out in input order
+(``preserve_order``). A local Ray instance is started when no ``address`` is given; on a cluster
+(``address="ray://…"`` or ``"auto"``) the run directory and the input must be on storage every node sees.
+
+The records equal ``mlbalance predict``'s on the same files: the same parsing, ids, rounding and JSON.
+Scoring is row by row for TF-IDF and SVM models, so their scores do not depend on how documents were
+batched; encoder models, like ``predict --batch``, may differ in the last digits with the batching.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlbalance.errors import DataError, MlbalanceError, RunError
+from mlbalance.predictions import chunks, guess_format, prediction_records, read_documents
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BLOCK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class Block:
+    """Bytes ``[start, end)`` of ``path``: whole lines, the first numbered ``first_line``."""
+
+    path: str
+    start: int
+    end: int
+    first_line: int
+    fmt: str
+
+
+def plan_blocks(path: str, fmt: str = "auto", block_bytes: int = DEFAULT_BLOCK_BYTES) -> list[Block]:
+    """The blocks of one file, cut after a newline every ``block_bytes`` or so.
+
+    Lines are counted as Python's text files count them (``\\n``, ``\\r\\n`` or a lone ``\\r``).
+
+    Raises:
+        DataError: the file is missing or unreadable.
+    """
+    if block_bytes < 1:
+        raise DataError(f"block_bytes must be >= 1, got {block_bytes}")
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        handle = file.open("rb")
+    except FileNotFoundError:
+        raise DataError(f"input file {path} does not exist") from None
+    except OSError as exc:
+        raise DataError(f"input file {path} cannot be read: {exc.strerror}") from None
+    blocks: list[Block] = []
+    with handle:
+        fmt = _file_format(path, handle, fmt)
+        start, line = 0, 1
+        while start < size:
+            handle.seek(start + block_bytes)
+            handle.readline()
+            end = min(max(handle.tell(), start + 1), size)
+            handle.seek(start)
+            data = handle.read(end - start)
+            blocks.append(Block(path, start, end, line, fmt))
+            line += data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+            start = end
+    return blocks
+
+
+def _file_format(path: str, handle: Any, fmt: str) -> str:
+    """``jsonl`` or ``text``: by ``fmt``, else the suffix, else the first non-blank line (as ``predict``)."""
+    fmt = guess_format(path, fmt)
+    if fmt != "auto":
+        return fmt
+    for raw in handle:
+        stripped = raw.strip()
+        if stripped:
+            return "jsonl" if stripped.startswith(b"{") else "text"
+    return "text"
+
+
+def read_block(block: Block) -> Iterator[tuple[str, str]]:
+    """The ``(id, text)`` documents of ``block``, exactly as ``mlbalance predict`` reads them.
+
+    Raises:
+        DataError: a line that is not a valid document (file and line), or bytes that are not UTF-8.
+    """
+    with open(block.path, "rb") as handle:
+        handle.seek(block.start)
+        data = handle.read(block.end - block.start)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{block.path} is not UTF-8 text: {exc.reason} at byte {block.start + exc.start}"
+        ) from None
+    return read_documents(io.StringIO(text, newline=None), block.path, block.fmt, block.first_line)
+
+
+class BlockPredictor:
+    """A Ray Data actor: loads the run once, turns blocks into JSONL records (one output row per document)."""
+
+    def __init__(self, run_dir: str, batch: int, top: int, all_scores: bool, threads: int | None) -> None:
+        from mlbalance.runs import load_run
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.run = load_run(run_dir)
+        self.batch, self.top, self.all_scores = batch, top, all_scores
+
+    def __call__(self, blocks: dict[str, Any]) -> dict[str, list[str]]:
+        lines: list[str] = []
+        names = self.run.labels
+        for values in zip(*(blocks[key] for key in ("path", "start", "end", "first_line", "fmt"))):
+            path, start, end, first_line, fmt = values
+            block = Block(str(path), int(start), int(end), int(first_line), str(fmt))
+            for chunk in chunks(read_block(block), self.batch):
+                ids = [doc_id for doc_id, _ in chunk]
+                labels, scores = self.run.predict_with_scores([text for _, text in chunk])
+                records = prediction_records(ids, labels, scores, names, self.top, self.all_scores)
+                lines.extend(json.dumps(record, ensure_ascii=False) for record in records)
+        return {"line": lines}
+
+
+def predict_with_ray(
+    run_dir: str | Path,
+    files: list[str],
+    *,
+    fmt: str = "auto",
+    top: int = 5,
+    all_scores: bool = False,
+    batch: int = 2048,
+    address: str | None = None,
+    workers: int | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> Iterator[str]:
+    """The JSONL records (without newline) of every document of ``files``, in input order, via Ray Data.
+
+    Args:
+        run_dir: a finished run directory (checked here before Ray starts).
+        files: input files, predicted in this order.
+        fmt: ``auto``, ``jsonl`` or ``text`` (as ``mlbalance predict --format``).
+        top, all_scores: which scores each record carries (as ``predict --top/--all-scores``).
+        batch: documents scored at once inside an actor.
+        address: a Ray cluster's address; None starts a local instance (stopped at the end).
+        workers: actors scoring in parallel (default: one per CPU of the cluster, one thread each).
+        block_bytes: about how many bytes of input each block holds.
+
+    Raises:
+        RunError: the run cannot be loaded, or Ray failed for another reason than the input.
+        DataError: a bad input line (file and line), as ``predict`` reports it.
+    """
+    import ray
+
+    from mlbalance.runs import load_run
+
+    load_run(run_dir)  # one clear error before any worker starts
+    blocks = [block for path in files for block in plan_blocks(path, fmt, block_bytes)]
+    if not blocks:
+        return
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.getLogger("ray").level or logging.WARNING,  # a caller's setting holds
+        )
+    try:
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        pool = min(workers or cpus, len(blocks))
+        dataset = ray.data.from_items([asdict(b) for b in blocks], override_num_blocks=len(blocks))
+        dataset = dataset.map_batches(
+            BlockPredictor,
+            batch_size=1,
+            fn_constructor_kwargs={
+                "run_dir": str(Path(run_dir).resolve()),
+                "batch": batch,
+                "top": top,
+                "all_scores": all_scores,
+                "threads": None if workers else 1,
+            },
+            compute=ray.data.ActorPoolStrategy(size=pool),
+            num_cpus=1,
+        )
+        try:
+            for rows in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                yield from (str(line) for line in rows["line"])
+        except Exception as exc:  # Ray wraps the actors' errors; hand the user the original
+            raise _unwrapped(exc) from None
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _unwrapped(exc: BaseException) -> MlbalanceError:
+    """The mlbalance error an actor raised (inside Ray's wrappers), else a one-line RunError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        cause = getattr(current, "cause", None)
+        if isinstance(cause, MlbalanceError):
+            return type(cause)(*cause.args)
+        if isinstance(current, MlbalanceError) and type(current).__module__.startswith("mlbalance"):
+            return current
+        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RunError(f"batch prediction on Ray failed: {first}")
