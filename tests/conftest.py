@@ -113,3 +113,15 @@ def fake_tfidf(monkeypatch):
 @pytest.fixture
 def small_keyword_corpus():
     return keyword_corpus()
+
+
+@pytest.fixture(scope="session")
+def tfidf_run(tmp_path_factory) -> Path:
+    """A finished run of the real TF-IDF model on ``synthetic:tiny`` (3 epochs), for other processes."""
+    from mlbalance.cli import main
+
+    out = tmp_path_factory.mktemp("tfidf-run") / "run"
+    code = main(["train", "--dataset", "synthetic:tiny", "--model", "tfidf", "--loss", "db",
+                 "--max-epochs", "3", "--out", str(out), "--quiet"])  # fmt: skip
+    assert code == 0
+    return out

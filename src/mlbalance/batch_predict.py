@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -120,17 +121,25 @@ class BlockPredictor:
         self.batch, self.top, self.all_scores = batch, top, all_scores
 
     def __call__(self, blocks: dict[str, Any]) -> dict[str, list[str]]:
+        """One row per document (``line``: its record); a bad input is one row whose ``error`` says why.
+
+        Errors travel as data because Ray's wrappers keep only the text of an actor's exception; the
+        driver raises the first one in input order, as ``predict`` would.
+        """
         lines: list[str] = []
         names = self.run.labels
-        for values in zip(*(blocks[key] for key in ("path", "start", "end", "first_line", "fmt"))):
-            path, start, end, first_line, fmt = values
-            block = Block(str(path), int(start), int(end), int(first_line), str(fmt))
-            for chunk in chunks(read_block(block), self.batch):
-                ids = [doc_id for doc_id, _ in chunk]
-                labels, scores = self.run.predict_with_scores([text for _, text in chunk])
-                records = prediction_records(ids, labels, scores, names, self.top, self.all_scores)
-                lines.extend(json.dumps(record, ensure_ascii=False) for record in records)
-        return {"line": lines}
+        try:
+            for values in zip(*(blocks[key] for key in ("path", "start", "end", "first_line", "fmt"))):
+                path, start, end, first_line, fmt = values
+                block = Block(str(path), int(start), int(end), int(first_line), str(fmt))
+                for chunk in chunks(read_block(block), self.batch):
+                    ids = [doc_id for doc_id, _ in chunk]
+                    labels, scores = self.run.predict_with_scores([text for _, text in chunk])
+                    records = prediction_records(ids, labels, scores, names, self.top, self.all_scores)
+                    lines.extend(json.dumps(record, ensure_ascii=False) for record in records)
+        except MlbalanceError as exc:
+            return {"line": [""], "error": [json.dumps([type(exc).__name__, str(exc)])]}
+        return {"line": lines, "error": [""] * len(lines)}
 
 
 def predict_with_ray(
@@ -200,25 +209,32 @@ def predict_with_ray(
         )
         try:
             for rows in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                failed = [str(e) for e in rows["error"] if e]
+                if failed:
+                    raise _error_from_actor(failed[0])
                 yield from (str(line) for line in rows["line"])
-        except Exception as exc:  # Ray wraps the actors' errors; hand the user the original
-            raise _unwrapped(exc) from None
+        except MlbalanceError:
+            raise
+        except Exception as exc:  # Ray itself failed (a lost node, an actor that could not start, ...)
+            raise RunError(f"batch prediction on Ray failed: {_last_error_line(exc)}") from None
     finally:
         if started:
             ray.shutdown()
 
 
-def _unwrapped(exc: BaseException) -> MlbalanceError:
-    """The mlbalance error an actor raised (inside Ray's wrappers), else a one-line RunError."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        cause = getattr(current, "cause", None)
-        if isinstance(cause, MlbalanceError):
-            return type(cause)(*cause.args)
-        if isinstance(current, MlbalanceError) and type(current).__module__.startswith("mlbalance"):
-            return current
-        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return RunError(f"batch prediction on Ray failed: {first}")
+def _error_from_actor(encoded: str) -> MlbalanceError:
+    """The error an actor reported (``[class name, message]``), as the same mlbalance error class."""
+    from mlbalance import errors
+
+    name, message = json.loads(encoded)
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, MlbalanceError)):
+        cls = RunError
+    return cls(message)
+
+
+def _last_error_line(exc: BaseException) -> str:
+    """The last ``SomethingError: message`` line of a (Ray-wrapped) exception's text, else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+    return (named or lines or [type(exc).__name__])[-1 if named else 0]

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 pytest.importorskip("httpx", reason="httpx (dev extra) is not installed")
 
 from server_process import Server
-
-
-@pytest.fixture(scope="session")
-def tfidf_run(tmp_path_factory) -> Path:
-    """A finished TF-IDF run on ``synthetic:tiny`` (3 epochs)."""
-    from mlbalance.cli import main
-
-    out = tmp_path_factory.mktemp("serving") / "run"
-    code = main(["train", "--dataset", "synthetic:tiny", "--model", "tfidf", "--loss", "db",
-                 "--max-epochs", "3", "--out", str(out), "--quiet"])  # fmt: skip
-    assert code == 0
-    return out
 
 
 @pytest.fixture(scope="session")
