@@ -42,8 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-wait-ms",
         type=float,
-        default=2.0,
-        help="how long a request waits for others to be scored in one batch (default: 2)",
+        default=0.0,
+        help=(
+            "how long an idle scorer waits for more requests to batch (default: 0; requests arriving "
+            "while a batch is scored are batched anyway)"
+        ),
     )
     parser.set_defaults(func=run)
 

@@ -1,9 +1,10 @@
 """Micro-batching: texts of requests that arrive together are scored in one call of the model.
 
-Each request puts its texts on a queue and awaits a future. One task takes the first waiting request,
-gathers more for at most ``max_wait_s`` (or until ``max_batch`` texts), scores them all in one call on a
-worker thread and hands each request its rows. While a batch is scored, the next one fills, so under
-many concurrent clients throughput approaches the model's batch rate.
+Each request puts its texts on a queue and awaits a future. One task takes the first waiting request
+with every request already waiting — and, with ``max_wait_s > 0``, those arriving within that time —
+up to ``max_batch`` texts, scores them all in one call on a worker thread and hands each request its
+results. While a batch is scored the next one fills, so under many concurrent clients throughput
+approaches the model's batch rate without any wait.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +23,20 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Job:
     texts: Sequence[str]
-    future: asyncio.Future[np.ndarray] = field(repr=False)
+    future: asyncio.Future[list[Any]] = field(repr=False)
 
 
 class MicroBatcher:
     """Score texts of concurrent callers in shared batches.
 
     Args:
-        score: the model's scoring function, texts → ``(n, n_labels)`` array; called on one worker
-            thread, never concurrently.
+        score: the model's scoring function, texts → one result per text (a list); called on one
+            worker thread, never concurrently.
         max_batch: most texts in one call (a single larger request is scored alone).
         max_wait_s: longest a request waits for others before its batch is scored.
     """
 
-    def __init__(self, score: Callable[[list[str]], np.ndarray], *, max_batch: int, max_wait_s: float):
+    def __init__(self, score: Callable[[list[str]], list[Any]], *, max_batch: int, max_wait_s: float):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if max_wait_s < 0:
@@ -71,11 +71,11 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """The scores of ``texts``, shape ``(len(texts), n_labels)``, scored together with other requests."""
+    async def submit(self, texts: Sequence[str]) -> list[Any]:
+        """The results of ``texts`` (one per text), scored together with other requests' texts."""
         if self._queue is None:
             raise RuntimeError("MicroBatcher.start() was not called")
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(texts, future))
         return await future
 
@@ -113,7 +113,7 @@ class MicroBatcher:
                 continue
             texts = [text for job in jobs for text in job.texts]
             try:
-                scores = await loop.run_in_executor(self._executor, self._score, texts)
+                results = await loop.run_in_executor(self._executor, self._score, texts)
             except Exception as exc:  # the callers' requests fail, the server keeps serving
                 log.exception("scoring a batch of %d texts failed", len(texts))
                 for job in jobs:
@@ -124,5 +124,5 @@ class MicroBatcher:
             for job in jobs:
                 stop = start + len(job.texts)
                 if not job.future.done():
-                    job.future.set_result(scores[start:stop])
+                    job.future.set_result(results[start:stop])
                 start = stop
