@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -133,7 +134,56 @@ async def _clients(url: str, texts: Texts, clients: int, per_client: int) -> tup
     return latencies, elapsed, errors
 
 
+WRK_SCRIPT = """
+texts = {%s}
+local counter, threads = 0, 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("prefix", threads)
+end
+function request()
+  counter = counter + 1
+  local text = texts[(counter %% #texts) + 1]
+  local body = '{"text": "w' .. prefix .. '-' .. counter .. ' ' .. text .. '"}'
+  return wrk.format("POST", "/v1/predict", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def latency_wrk(url: str, base: list[str], clients: int, seconds: int) -> dict[str, float]:
+    """Single-text requests from ``clients`` connections for ``seconds`` with wrk (a C load generator)."""
+    import re
+
+    escaped = ",".join("[==[" + json.dumps(text, ensure_ascii=False)[1:-1] + "]==]" for text in base[:500])
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, encoding="utf-8") as script:
+        script.write(WRK_SCRIPT % escaped)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+
+    def ms(q: str) -> float:
+        value, unit = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)$", out, re.M).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: (.*)", out)
+    return {
+        "clients": clients,
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "errors": (int(bad.group(1)) if bad else 0) + (1 if sockets else 0),
+        "client": "wrk",
+    }
+
+
 def latency(url: str, texts: Texts, clients: int, per_client: int) -> dict[str, float]:
+    """Single-text requests from ``clients`` asyncio clients (httpx), ``per_client`` each."""
     latencies, elapsed, errors = asyncio.run(_clients(url, texts, clients, per_client))
     ordered = sorted(latencies)
 
@@ -147,6 +197,7 @@ def latency(url: str, texts: Texts, clients: int, per_client: int) -> dict[str, 
         "p99_ms": pct(0.99),
         "requests_per_s": len(ordered) / elapsed,
         "errors": errors,
+        "client": "httpx",
     }
 
 
@@ -193,7 +244,14 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=3000, help="documents per throughput measurement")
     parser.add_argument("--http-batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=50, help="single-text requests per client")
+    parser.add_argument("--requests", type=int, default=50, help="single-text requests per client (httpx)")
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per concurrency level (wrk)")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "httpx"),
+        default="auto",
+        help="load generator (auto: wrk if found)",
+    )
     parser.add_argument("--slow", default="embedding", help="runs measured on a tenth of the documents")
     parser.add_argument("--ray-run", help="the run of the Ray comparison")
     parser.add_argument("--ray-docs", type=int, default=0)
@@ -202,6 +260,7 @@ def main() -> None:
 
     base = list(load_corpus(args.dataset, data=args.data).test.texts)
     slow = set(args.slow.split(","))
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "httpx")
     results: dict[str, object] = {"load_before": os.getloadavg(), "models": {}}
     for spec in args.run:
         name, run_dir = spec.split("=", 1)
@@ -216,7 +275,10 @@ def main() -> None:
             row["http_batch_docs_per_s"] = http_batches(
                 server.url, texts, n_docs, args.http_batch, args.repeats
             )
-            row["latency"] = [latency(server.url, texts, c, per_client) for c in (1, 8, 32)]
+            if client == "wrk":
+                row["latency"] = [latency_wrk(server.url, base, c, args.seconds) for c in (1, 8, 32)]
+            else:
+                row["latency"] = [latency(server.url, texts, c, per_client) for c in (1, 8, 32)]
         finally:
             server.stop()
         results["models"][name] = row  # type: ignore[index]
@@ -253,6 +315,8 @@ def print_tables(results: dict) -> None:
             f"\nRay: {r['docs']} documents ({r['input_mb']:.0f} MB): predict {r['local_seconds']:.1f} s, "
             f"--engine ray {r['ray_seconds']:.1f} s; outputs identical: {r['identical']}"
         )
+    clients = {lat.get("client") for row in results["models"].values() for lat in row["latency"]}
+    print(f"\nsingle-text requests sent by: {', '.join(sorted(clients))}")
     print(f"\nload average before {results['load_before']}, after {results['load_after']}")
 
 
