@@ -64,7 +64,7 @@ def test_ray_output_is_identical_to_predict(tmp_path, cli, tfidf_run, local_ray)
     texts = [*corpus_texts(), "unicode: é ü 日本", "nothing known"]
     docs = tmp_path / "docs.jsonl"
     write_jsonl(docs, texts)
-    for extra in ((), ("--all-scores",), ("--top", "2")):
+    for extra in (("--top", "2"), ("--all-scores",)):
         want = local_predict(cli, tfidf_run, docs, *extra)
         top = int(extra[1]) if extra[:1] == ("--top",) else 5
         got = list(
@@ -109,7 +109,7 @@ def test_a_bad_line_is_reported_as_predict_reports_it(tmp_path, cli, tfidf_run, 
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"good line\n\xff\xfe broken\n")
     with pytest.raises(DataError, match=r"bad.txt is not UTF-8 text: invalid start byte at byte 10"):
-        list(predict_with_ray(tfidf_run, [str(bad)]))
+        [doc for block in plan_blocks(str(bad), "text", 4) for doc in read_block(block)]
 
 
 def test_ray_engine_refuses_stdin_and_local_refuses_ray_flags(cli, tfidf_run):
