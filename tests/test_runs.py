@@ -170,3 +170,52 @@ def test_update_run_replaces_thresholds_and_metrics(tmp_path, fitted):
     assert loaded.thresholds.method == "top-k"
     assert loaded.metrics == new_rows
     assert loaded.config["threshold"] == "top-k"
+
+
+class Killed(BaseException):
+    """Stands for the process being killed at one file operation."""
+
+
+def test_update_run_interrupted_at_any_file_operation_leaves_old_or_new(tmp_path, fitted, monkeypatch):
+    import os
+    import shutil
+
+    from mlbalance import _atomic, runs
+
+    run_dir = tmp_path / "run"
+    write_run(run_dir, fitted)
+    old = (load_run(run_dir).thresholds.to_dict(), load_run(run_dir).metrics)
+    new_rows = [{**ROWS[0], "micro_f1": 0.75}]
+    new = (Thresholds("top-k", k=1).to_dict(), new_rows)
+    real_replace = os.replace
+    outcomes = []
+    for kill_at in range(100):
+        calls = {"n": 0}
+
+        def replace(src, dst, calls=calls, kill_at=kill_at):
+            if calls["n"] == kill_at:
+                raise Killed
+            calls["n"] += 1
+            real_replace(src, dst)
+
+        monkeypatch.setattr(_atomic.os, "replace", replace)
+        monkeypatch.setattr(runs.os, "replace", replace)
+        try:
+            update_run(run_dir, config={**CONFIG, "threshold": "top-k"}, thresholds=Thresholds("top-k", k=1),
+                       metrics=new_rows)  # fmt: skip
+            finished = True
+        except Killed:
+            finished = False
+        monkeypatch.setattr(_atomic.os, "replace", real_replace)
+        monkeypatch.setattr(runs.os, "replace", real_replace)
+        loaded = load_run(run_dir)  # never refused; finishes a ready update
+        state = (loaded.thresholds.to_dict(), loaded.metrics)
+        assert state in (old, new), kill_at
+        outcomes.append(state == new)
+        assert not (run_dir / runs.UPDATE_DIR).exists()
+        if finished:
+            break
+        shutil.rmtree(run_dir)
+        write_run(run_dir, fitted)  # back to the old run for the next instant
+    assert outcomes[-1] and not outcomes[0] and len(outcomes) > 5
+    assert True in outcomes[:-1]  # some interrupted updates were finished by the next reader

@@ -32,12 +32,14 @@ from mlbalance.runs import (
     CHECKPOINT_DIR,
     Run,
     check_run_dir,
+    folder_entries,
     is_complete,
     is_run_dir,
     load_run,
     prepare_run_dir,
     read_config,
     read_metrics,
+    run_lock,
     save_figure,
     save_run,
 )
@@ -344,8 +346,23 @@ def train_config(
         check_run_dir(out, run_config, resume=resume, overwrite=overwrite)
     if corpus is None:
         corpus = load_data(config.data, progress)
-    if out is not None:
+    if out is None:
+        return _fit_and_save(clf, config, corpus, None, resume, progress)
+    with run_lock(out):
         out = prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite)
+        return _fit_and_save(clf, config, corpus, out, resume, progress)
+
+
+def _fit_and_save(
+    clf: Classifier,
+    config: TrainConfig,
+    corpus: Corpus,
+    out: Path | None,
+    resume: bool,
+    progress: ProgressCallback | None,
+) -> Run:
+    """Fit ``clf``, tune thresholds, evaluate, and save the run into ``out`` (prepared) if given."""
+    run_config = config.to_dict()
     start = time.perf_counter()
     clf.fit(
         corpus,
@@ -441,6 +458,7 @@ def compare(
     svm_backend: str = "liblinear",
     jobs: int = 1,
     seeds: str | Sequence[int] | None = None,
+    overwrite: bool = False,
     **model_options: Any,
 ) -> Comparison:
     """Train ``model`` with each loss in ``losses`` (and the SVM), and report them side by side.
@@ -467,6 +485,7 @@ def compare(
             and report the mean and standard deviation of every metric (None: once, with ``seed``).
         jobs: cells trained at once in worker processes (with ``out``; 2 uses both cores of a
             2-core machine, since each TF-IDF run computes on one thread).
+        overwrite: write into ``out`` even if it is a non-empty folder that holds no comparison.
         **model_options: constructor arguments of ``model``.
 
     Example:
@@ -487,7 +506,9 @@ def compare(
         svm_backend=svm_backend,  # type: ignore[arg-type]
         seeds=parse_seeds(seeds),
     )
-    return compare_config(config, out, corpus=corpus, progress=progress, on_cell=on_cell, jobs=jobs)
+    return compare_config(
+        config, out, corpus=corpus, progress=progress, on_cell=on_cell, jobs=jobs, overwrite=overwrite
+    )
 
 
 def compare_config(
@@ -498,10 +519,12 @@ def compare_config(
     progress: ProgressCallback | None = None,
     on_cell: CellCallback | None = None,
     jobs: int = 1,
+    overwrite: bool = False,
 ) -> Comparison:
     """:func:`compare` from a :class:`CompareConfig` (what the CLI builds).
 
     With ``jobs > 1`` (and a run directory), cells train in that many worker processes at once.
+    ``out`` must be new, empty or an earlier comparison (it has ``compare.json``) unless ``overwrite``.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"`jobs` must be an integer >= 1, got {jobs!r}")
@@ -516,9 +539,35 @@ def compare_config(
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise RunError(f"{out_dir} exists and is not a directory")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if (
+            not overwrite
+            and out_dir.is_dir()
+            and not (out_dir / "compare.json").is_file()
+            and folder_entries(out_dir)
+        ):
+            raise RunError(
+                f"{out_dir} is not empty and holds no comparison (no compare.json): its files could be "
+                "overwritten; choose another folder, or write into it with --overwrite (overwrite=True)"
+            )
+    if out_dir is None:
+        return _run_comparison(config, cells, names, None, corpus, progress, on_cell, jobs)
+    with run_lock(out_dir):
         atomic_write_json(out_dir / "compare.json", config.to_dict())
+        return _run_comparison(config, cells, names, out_dir, corpus, progress, on_cell, jobs)
 
+
+def _run_comparison(
+    config: CompareConfig,
+    cells: list[TrainConfig],
+    names: list[str],
+    out_dir: Path | None,
+    corpus: Corpus | None,
+    progress: ProgressCallback | None,
+    on_cell: CellCallback | None,
+    jobs: int,
+) -> Comparison:
+    """Train (or reuse) every cell, then gather the rows and write the comparison's files."""
+    seeded = len(config.all_seeds) > 1
     result = Comparison(rows=[], report="", directory=out_dir)
     rows_of: dict[int, list[dict[str, Any]]] = {}
     todo: list[tuple[int, TrainConfig, Path | None, bool]] = []

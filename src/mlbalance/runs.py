@@ -16,17 +16,21 @@ Layout of ``RUN_DIR``::
     checkpoint/        only while training: the model's resumable checkpoint
     COMPLETE           written last: a directory without it is an unfinished run
 
-Every file is written atomically; ``COMPLETE`` is removed before a finished run is rewritten and
+Every file is written atomically; ``COMPLETE`` is removed before a finished run is retrained and
 written again only after every other file, so a half-written run is never loaded as a finished one.
+New thresholds and metrics of a finished run (``evaluate --threshold``) go through the journal
+``.update/`` (:func:`update_run`), so the run stays loadable whenever that is interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +56,42 @@ COMPLETE = "COMPLETE"
 CONFIG = "config.json"
 MODEL_DIR = "model"
 CHECKPOINT_DIR = "checkpoint"
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(directory: str | Path) -> Iterator[Path]:
+    """Hold ``directory/.lock`` (created with the folder if missing) while writing into it.
+
+    One process at a time writes a run or comparison folder; the operating system drops the lock of a
+    process that dies, so a killed run never leaves a stale lock behind.
+
+    Raises:
+        RunError: another process holds the lock (at once: no waiting).
+    """
+    from filelock import FileLock, Timeout
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunError(
+            f"{directory} is being written by another mlbalance process (it holds {directory / LOCK}); "
+            "wait for it to finish or choose another folder"
+        ) from None
+    try:
+        yield directory
+    finally:
+        lock.release()
+
+
+def folder_entries(directory: Path) -> list[Path]:
+    """What a folder holds besides mlbalance's own hidden lock and update journal."""
+    return [p for p in directory.iterdir() if p.name not in (LOCK, UPDATE_DIR)]
 
 
 def is_run_dir(directory: str | Path) -> bool:
@@ -80,6 +120,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     path = directory / CONFIG
     if not directory.is_dir():
         raise RunError(f"no run directory at {directory}")
+    finish_update(directory)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -107,7 +148,7 @@ def check_run_dir(
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory} exists and is not a directory")
-    if directory.is_dir() and any(directory.iterdir()) and not is_run_dir(directory):
+    if directory.is_dir() and folder_entries(directory) and not is_run_dir(directory):
         raise RunError(f"{directory} exists, is not empty and is not a run directory; choose another --out")
     if is_complete(directory) and not overwrite:
         raise RunError(
@@ -237,6 +278,10 @@ def save_run(
     )
 
 
+UPDATE_DIR = ".update"
+UPDATE_READY = "READY"
+
+
 def update_run(
     directory: str | Path,
     *,
@@ -246,21 +291,65 @@ def update_run(
     report: str | None = None,
     figures: Mapping[str, Figure] | None = None,
 ) -> None:
-    """Replace a finished run's thresholds, metrics, report and figures (``COMPLETE`` removed meanwhile)."""
+    """Replace a finished run's thresholds, metrics, report and figures, crash-atomically.
+
+    The new files are written into ``RUN/.update/``, which is then marked ready (one atomic write)
+    and moved into place file by file. ``COMPLETE`` stays: a kill before the mark leaves the old run
+    (the half-written journal is discarded), a kill after it leaves an update that the next reader
+    of the run finishes (:func:`finish_update`) — at every instant the run loads, old or new.
+    """
     directory = Path(directory)
     stored = read_config(directory)
     if not is_complete(directory):
         raise RunError(f"{directory} is an unfinished run (no {COMPLETE} marker)")
-    (directory / COMPLETE).unlink()
+    with run_lock(directory):
+        _write_update(directory, stored, config, thresholds, metrics, report, figures)
+
+
+def _write_update(
+    directory: Path,
+    stored: dict[str, Any],
+    config: Mapping[str, Any],
+    thresholds: Thresholds,
+    metrics: Sequence[Mapping[str, Any]],
+    report: str | None,
+    figures: Mapping[str, Figure] | None,
+) -> None:
+    journal = directory / UPDATE_DIR
+    shutil.rmtree(journal, ignore_errors=True)
+    journal.mkdir()
     stored["run"] = json.loads(json.dumps(dict(config)))
-    atomic_write_json(directory / CONFIG, stored)
-    atomic_write_json(directory / "thresholds.json", thresholds.to_dict())
-    atomic_write_json(directory / "metrics.json", _json_ready([dict(r) for r in metrics]))
+    atomic_write_json(journal / CONFIG, stored)
+    atomic_write_json(journal / "thresholds.json", thresholds.to_dict())
+    atomic_write_json(journal / "metrics.json", _json_ready([dict(r) for r in metrics]))
     if report is not None:
-        atomic_write_text(directory / "report.md", report)
+        atomic_write_text(journal / "report.md", report)
     for stem, figure in (figures or {}).items():
-        save_figure(figure, directory / "plots" / f"{stem}.png")
-    atomic_write_text(directory / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+        save_figure(figure, journal / "plots" / f"{stem}.png")
+    atomic_write_text(journal / UPDATE_READY, "")
+    finish_update(directory)
+
+
+def finish_update(directory: str | Path) -> None:
+    """Move a ready update of :func:`update_run` into place; discard one that was never marked ready.
+
+    Called by every reader of a run directory (through :func:`read_config`), so an update interrupted
+    after it was marked ready is completed, and one interrupted before leaves the old files.
+    """
+    journal = Path(directory) / UPDATE_DIR
+    if not journal.is_dir():
+        return
+    try:
+        if (journal / UPDATE_READY).is_file():
+            for path in sorted(journal.rglob("*")):
+                if path.is_file() and path.name != UPDATE_READY:
+                    target = Path(directory) / path.relative_to(journal)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with contextlib.suppress(FileNotFoundError):  # another reader moved it first
+                        os.replace(path, target)
+        shutil.rmtree(journal, ignore_errors=True)
+    except OSError as exc:  # a read-only copy of a run: its files are read as they are
+        log.warning("cannot finish the interrupted update of %s: %s", directory, exc)
 
 
 def save_figure(figure: Figure, path: str | Path, dpi: int = 110) -> None:

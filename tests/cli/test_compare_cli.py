@@ -89,3 +89,17 @@ def test_compare_seeds_with_real_models_report_their_spread(tmp_path, cli):
     assert f"± {100 * total['macro_f1_std']:.2f}" in result.out
     line = one_line_error(cli("compare", *args[:-1], "0,x", "--out", out))
     assert "`seeds` must be comma-separated integers" in line
+
+
+def test_compare_refuses_a_folder_that_holds_no_comparison(tmp_path, cli, fake_tfidf):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "results.md").write_text("my notes")
+    args = ("compare", "--dataset", "synthetic:tiny", "--losses", "db", "--no-svm", "--out", mine)
+    line = one_line_error(cli(*args))
+    assert "holds no comparison (no compare.json)" in line and "--overwrite" in line
+    assert sorted(p.name for p in mine.iterdir()) == ["results.md"]
+    assert (mine / "results.md").read_text() == "my notes"
+    assert cli(*args, "--overwrite").code == 0
+    assert (mine / "compare.json").is_file() and (mine / "tfidf-db" / "COMPLETE").is_file()
+    assert cli(*args).code == 0  # now a comparison: reruns resume in it

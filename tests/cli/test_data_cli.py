@@ -33,6 +33,18 @@ def test_export_then_stats_of_the_folder(tmp_path, capsys):
     assert (row["train"], row["validation"], row["test"]) == (408, 72, 120)
 
 
+def test_export_refuses_to_replace_split_files(tmp_path, capsys):
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "train.jsonl").write_text('{"text": "mine", "labels": ["a"]}\n')
+    assert main(["data", "export", "synthetic:tiny", "--out", str(out)]) == 2
+    assert "already holds train.jsonl; replace them with --overwrite" in capsys.readouterr().err
+    assert (out / "train.jsonl").read_text() == '{"text": "mine", "labels": ["a"]}\n'
+    assert sorted(p.name for p in out.iterdir()) == ["train.jsonl"]
+    assert main(["data", "export", "synthetic:tiny", "--out", str(out), "--overwrite"]) == 0
+    assert len((out / "train.jsonl").read_text().splitlines()) == 408
+
+
 def test_plot(tmp_path, capsys):
     target = tmp_path / "fig.png"
     assert main(["data", "plot", "synthetic:tiny", "--out", str(target), "--dpi", "40"]) == 0

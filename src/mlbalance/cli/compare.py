@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="runs trained at once in worker processes (default: 1; 2 uses both cores of a 2-core machine)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --out even if it is a non-empty folder that is not a comparison",
+    )
     parser.set_defaults(func=run)
 
 
@@ -82,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops worker processes as Ctrl-C does
     try:
-        result = compare_config(config, Path(args.out), progress=progress, on_cell=on_cell, jobs=args.jobs)
+        result = compare_config(
+            config,
+            Path(args.out),
+            progress=progress,
+            on_cell=on_cell,
+            jobs=args.jobs,
+            overwrite=args.overwrite,
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
         progress.close()

@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = actions.add_parser("export", help="write the splits as train/validation/test.jsonl")
     _add_source(export)
     export.add_argument("--out", required=True, metavar="DIR", help="folder to write the three files into")
+    export.add_argument("--overwrite", action="store_true", help="replace split files already in --out")
     export.set_defaults(func=run_export)
 
 
@@ -176,7 +177,7 @@ def run_export(args: argparse.Namespace) -> int:
     from mlbalance.data.files import export_corpus
 
     corpus = _load(args)
-    paths = export_corpus(corpus, args.out)
+    paths = export_corpus(corpus, args.out, overwrite=args.overwrite)
     for split, path in paths.items():
         print(f"{split:<10} {len(corpus.split(split)):>8,} documents  {path}")
     return 0

@@ -433,13 +433,29 @@ def write_jsonl(split: Split, path: str | os.PathLike[str]) -> None:
             handle.write("\n")
 
 
-def export_corpus(corpus: Corpus, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+def export_corpus(
+    corpus: Corpus, out_dir: str | os.PathLike[str], *, overwrite: bool = False
+) -> dict[str, Path]:
     """Write ``train.jsonl``, ``validation.jsonl`` and ``test.jsonl`` into ``out_dir`` (readable back).
+
+    Args:
+        corpus: the corpus to write.
+        out_dir: the folder (created if missing).
+        overwrite: replace split files already there; without it they are an error.
 
     Returns:
         The written paths by split name.
+
+    Raises:
+        DataError: a split file exists in ``out_dir`` (without ``overwrite``), checked before any is written.
     """
     out = Path(out_dir)
+    existing = [f"{split}.jsonl" for split in SPLIT_NAMES if (out / f"{split}.jsonl").exists()]
+    if existing and not overwrite:
+        raise DataError(
+            f"{out} already holds {', '.join(existing)}; replace them with --overwrite (overwrite=True) "
+            "or choose another folder"
+        )
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for split in SPLIT_NAMES:
