@@ -1,4 +1,8 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Files get the mode a plain ``open`` would give them (``0o666`` less the process's umask), not the
+private ``0o600`` of a temporary file.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
@@ -57,8 +62,23 @@ def atomic_save(path: str | os.PathLike[str], save: Callable[[str], None]) -> No
     os.close(fd)
     try:
         save(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask: from ``/proc`` where it is there, else by setting and restoring it."""
+    with suppress(OSError, ValueError, StopIteration), open("/proc/self/status", encoding="ascii") as status:
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode() -> int:
+    """The mode ``open`` gives a new file: ``0o666`` less the umask."""
+    return 0o666 & ~current_umask()

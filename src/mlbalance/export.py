@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mlbalance._atomic import current_umask
 from mlbalance.errors import RunError
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, overwrite: bool = False)
                 shutil.copyfile(source, staging / name)
         (staging / CARD).write_text(model_card(run), encoding="utf-8")
         shutil.copyfile(run_dir / COMPLETE, staging / COMPLETE)
-        os.chmod(staging, 0o777 & ~_umask())
+        os.chmod(staging, 0o777 & ~current_umask())
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
@@ -93,12 +94,6 @@ def export_run(run_dir: str | Path, out: str | Path, *, overwrite: bool = False)
         raise
     log.info("exported %s to %s", run_dir, out)
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def model_card(run: Run) -> str:

@@ -149,15 +149,20 @@ class TfidfFeatures:
         import json
 
         directory = Path(directory)
+        path = directory / FEATURES_JSON
         try:
-            data = json.loads((directory / FEATURES_JSON).read_text(encoding="utf-8"))
-            idf = np.load(directory / FEATURES_IDF, allow_pickle=False)
+            data = json.loads(path.read_text(encoding="utf-8"))
+            cfg = dict(data["config"])
+            cfg["ngram_range"] = tuple(cfg["ngram_range"])
+            features = cls(TfidfConfig(**cfg))
+            terms = list(data["terms"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"{path} is missing or malformed (TF-IDF settings and terms): {exc}") from None
+        path = directory / FEATURES_IDF
+        try:
+            idf = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise RunError(f"cannot read the TF-IDF featuriser in {directory}: {exc}") from exc
-        cfg = dict(data["config"])
-        cfg["ngram_range"] = tuple(cfg["ngram_range"])
-        features = cls(TfidfConfig(**cfg))
-        terms = data["terms"]
+            raise RunError(f"{path} is missing or damaged (the TF-IDF idf values): {exc}") from None
         if len(terms) != idf.shape[0]:
             raise RunError(
                 f"{directory / FEATURES_JSON} has {len(terms)} terms but {FEATURES_IDF} has "

@@ -106,9 +106,15 @@ def load_model(directory: str | Path, kind: str | None = None) -> Classifier:
         cls = model_class(str(kind))
     except ConfigError as exc:
         raise RunError(f"cannot load the model in {directory}: {exc}") from None
+    from safetensors import SafetensorError
+
     try:
         return cls.load(directory)
     except MlbalanceError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise RunError(f"cannot load the {kind} model from {directory}: {exc}") from exc
+    except SafetensorError as exc:  # a damaged or truncated weights file
+        weights = sorted(p.name for p in directory.glob("*.safetensors"))
+        where = directory / weights[0] if len(weights) == 1 else f"a .safetensors file in {directory}"
+        raise RunError(f"cannot load the {kind} model: {where} is damaged or truncated ({exc})") from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise RunError(f"cannot load the {kind} model from {directory}: {exc}") from None
