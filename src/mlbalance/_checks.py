@@ -50,3 +50,23 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     """``value`` must be one of ``choices``."""
     if value not in choices:
         raise ConfigError(f"`{name}` must be one of {tuple(choices)}, got {value!r}")
+
+
+def check_texts(texts: Any, name: str = "texts") -> list[str]:
+    """``texts`` as a list of strings, or a TypeError naming the argument (and the first bad item).
+
+    A single string is refused rather than read as one document per character.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(
+            f"`{name}` must be a list of strings, got a single {type(texts).__name__}; "
+            f"pass [{name}] for one text"
+        )
+    try:
+        items = list(texts)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a list of strings, got {type(texts).__name__}") from None
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"`{name}[{i}]` must be a string, got {type(item).__name__}: {item!r:.60}")
+    return items

@@ -409,8 +409,17 @@ class Run:
         return self.model.label_space_.names
 
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
-        """The model's scores, shape ``(len(texts), n_labels)``."""
-        return self.model.scores(list(texts), progress=progress)
+        """The model's scores, shape ``(len(texts), n_labels)`` (``(0, n_labels)`` for no text).
+
+        Raises:
+            TypeError: ``texts`` is a single string or holds something other than strings.
+        """
+        from mlbalance._checks import check_texts
+
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self.model.scores(texts, progress=progress)
 
     def predict(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> list[list[str]]:
         """The predicted label names of each text (thresholds applied)."""

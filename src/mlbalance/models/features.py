@@ -127,7 +127,10 @@ class TfidfFeatures:
     def transform(self, texts: Sequence[str], progress: Any = None) -> sp.csr_matrix:
         """Features of ``texts`` (float32 CSR, one row per text)."""
         self._check_fitted()
-        return _csr32(self._vectorizer.transform(list(texts)))
+        texts = list(texts)
+        if not texts:  # scikit-learn refuses zero samples
+            return sp.csr_matrix((0, len(self._vectorizer.vocabulary_)), dtype=np.float32)
+        return _csr32(self._vectorizer.transform(texts))
 
     def save(self, directory: str | Path) -> None:
         """Write ``features.json`` (settings, vocabulary) and ``features_idf.npy`` into ``directory``."""

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 import torch
 
 from mlbalance._atomic import atomic_save
-from mlbalance._checks import check_float, check_int
+from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import DataError, RunError
 from mlbalance.models.base import (
     Classifier,
@@ -267,6 +267,7 @@ class LinearSvmClassifier(Classifier):
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Decision values, float32, shape ``(len(texts), n_labels)``."""
         self._check_fitted()
+        texts = check_texts(texts)
         return self.decision_function(self.features_.transform(texts), progress or no_progress)
 
     # ------------------------------------------------------------------ persistence

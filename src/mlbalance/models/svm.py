@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbalance._atomic import atomic_save
-from mlbalance._checks import check_float, check_int
+from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, DataError, RunError
 from mlbalance.models.base import (
     Classifier,
@@ -213,6 +213,7 @@ class SvmClassifier(Classifier):
         """Decision values, float32, shape ``(len(texts), n_labels)``."""
         if not hasattr(self, "coef_"):
             raise RunError("this SvmClassifier is not fitted; call fit(corpus) first")
+        texts = check_texts(texts)
         progress = progress or no_progress
         x = self.features_.transform(texts)
         scores = self.decision_function(x)

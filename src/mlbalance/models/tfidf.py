@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from mlbalance._atomic import atomic_save
-from mlbalance._checks import check_float, check_int
+from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, DataError, RunError
 from mlbalance.models.base import (
     Classifier,
@@ -535,6 +535,7 @@ class TfidfClassifier(Classifier):
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Sigmoid probabilities, float32, shape ``(len(texts), n_labels)``."""
         self._check_fitted()
+        texts = check_texts(texts)
         progress = progress or no_progress
         x = self.features_.transform(texts, progress)
         with torch_threads(self.num_threads):

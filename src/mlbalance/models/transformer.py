@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from mlbalance._atomic import atomic_save, atomic_write_bytes, atomic_write_json
-from mlbalance._checks import check_float, check_int
+from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, DataError, RunError
 from mlbalance.models.base import Classifier, ProgressCallback, no_progress
 from mlbalance.models.text_batches import TokenCache, TokenizedTexts, collate, eval_batches, train_steps
@@ -643,6 +643,7 @@ class TransformerClassifier(Classifier):
         """Sigmoid probabilities ``(len(texts), n_labels)`` float32, batched without gradients."""
         if not hasattr(self, "model_"):
             raise RunError("the transformer model is not fitted; call fit() or load() first")
+        texts = check_texts(texts)
         progress = progress or no_progress
         s = self.settings_
         tokens = self._tokens(list(texts), s.max_length)
