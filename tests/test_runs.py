@@ -131,7 +131,10 @@ def test_resume_keeps_checkpoint_and_checks_config(tmp_path):
     assert (run_dir / "checkpoint" / "state.pt").exists()
     with pytest.raises(RunError, match=r"cannot resume .*seed: 0 then, 1 now"):
         prepare_run_dir(run_dir, {**CONFIG, "seed": 1}, resume=True)
-    prepare_run_dir(run_dir, CONFIG)  # a fresh start drops the stale checkpoint
+    with pytest.raises(RunError, match=r"holds an interrupted run with a checkpoint; continue it with"):
+        prepare_run_dir(run_dir, CONFIG)  # a fresh start without being told would lose the checkpoint
+    assert (run_dir / "checkpoint" / "state.pt").exists()
+    prepare_run_dir(run_dir, CONFIG, overwrite=True)  # told: a fresh start drops the checkpoint
     assert not (run_dir / "checkpoint").exists()
 
 

@@ -208,12 +208,18 @@ class TrainConfig:
         for key in ("losses", "svm"):
             if key in values:
                 raise ConfigError(f"`{key}` is a setting of `compare`, not of `train`")
+        model = values.get("model", "tfidf")
+        if model in SVM_KINDS.values() and values.get("loss") is not None:
+            raise ConfigError(
+                f"model {model!r} is a linear SVM and takes no loss; leave out `loss` (--loss), "
+                f"got {values['loss']!r}"
+            )
         options = dict(values.get("model_options") or {})
         options.update({k: v for k, v in values.items() if k not in RUN_KEYS})
         return cls(
             data=DataConfig(values["dataset"], values.get("data"), values.get("data_options") or {}),
-            model=values.get("model", "tfidf"),
-            loss=values.get("loss", "db"),
+            model=model,
+            loss=values.get("loss") or "db",
             seed=values.get("seed", 0),
             threshold=ThresholdConfig.from_values(values),
             model_options=options,

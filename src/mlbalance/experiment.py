@@ -346,6 +346,10 @@ def train_config(
         check_run_dir(out, run_config, resume=resume, overwrite=overwrite)
     if corpus is None:
         corpus = load_data(config.data, progress)
+    if config.threshold.method == "top-k":
+        from mlbalance.evaluation.thresholds import check_top_k
+
+        check_top_k(config.threshold.k, len(corpus.label_space))  # before hours of training, not after
     if out is None:
         return _fit_and_save(clf, config, corpus, None, resume, progress)
     with run_lock(out):

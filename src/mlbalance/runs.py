@@ -155,6 +155,18 @@ def check_run_dir(
             f"{directory} already holds a finished run; pass --overwrite to replace it "
             "or choose another --out"
         )
+    checkpoint = directory / CHECKPOINT_DIR
+    if (
+        not (resume or overwrite)
+        and is_run_dir(directory)
+        and not is_complete(directory)
+        and checkpoint.is_dir()
+        and any(checkpoint.iterdir())
+    ):
+        raise RunError(
+            f"{directory} holds an interrupted run with a checkpoint; continue it with --resume "
+            "(resume=True), or start it again, dropping the checkpoint, with --overwrite (overwrite=True)"
+        )
     if resume and is_run_dir(directory) and not is_complete(directory):
         previous = read_config(directory).get("run")
         config = json.loads(json.dumps(dict(config)))

@@ -128,3 +128,30 @@ def test_real_tfidf_train_evaluate_predict(tmp_path, cli):
     preds = tmp_path / "p.jsonl"
     assert cli("predict", out, "--input", docs, "--output", preds).code == 0
     assert [json.loads(line)["labels"] for line in preds.read_text().splitlines()] == run.predict(texts)
+
+
+def test_surprises_are_refused_before_training(tmp_path, cli, fake_tfidf):
+    out = tmp_path / "run"
+    svm = ("train", "--dataset", "synthetic:tiny", "--model", "svm", "--loss", "db", "--out", out)
+    line = one_line_error(cli(*svm))
+    assert "is a linear SVM and takes no loss" in line
+    args = ("train", "--dataset", "synthetic:tiny", "--threshold", "top-k", "--top-k", "1000", "--out", out)
+    assert "top-k: `k` (1000 labels per document) is more than the 20 labels" in one_line_error(cli(*args))
+    assert not out.exists()
+
+
+def test_rerun_without_resume_keeps_an_interrupted_runs_checkpoint(tmp_path, cli, fake_tfidf):
+    from mlbalance.runs import prepare_run_dir
+
+    out = tmp_path / "run"
+    args = ("train", "--dataset", "synthetic:tiny", "--loss", "db", "--out", out, "--quiet")
+    assert cli(*args).code == 0
+    config = json.loads((out / "config.json").read_text())["run"]
+    prepare_run_dir(out, config, overwrite=True)  # the state of a run killed during training
+    (out / "checkpoint").mkdir()
+    (out / "checkpoint" / "state.pt").write_bytes(b"epoch 3")
+    line = one_line_error(cli(*args))
+    assert "holds an interrupted run with a checkpoint; continue it with --resume" in line
+    assert (out / "checkpoint" / "state.pt").read_bytes() == b"epoch 3"
+    assert cli(*args, "--overwrite").code == 0
+    assert not (out / "checkpoint").exists() and (out / "COMPLETE").exists()

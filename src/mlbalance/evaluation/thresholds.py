@@ -294,6 +294,7 @@ def _tune(
         out = Thresholds("fixed", value=chosen, score_kind=score_kind)
         return dataclasses.replace(out, validation_micro_f1=micro_f1_of(out, s, y))
     if method == "top-k":
+        check_top_k(k, s.shape[1])
         if k is not None:
             out = Thresholds("top-k", k=k, score_kind=score_kind)
             micro = micro_f1_of(out, s, y)
@@ -802,6 +803,16 @@ def _top_k_csr(s: np.ndarray, k: int) -> sp.csr_matrix:
         (np.ones(n_docs * kk, dtype=np.float32), top.ravel().astype(np.int32), np.arange(n_docs + 1) * kk),
         shape=(n_docs, n_labels),
     )
+
+
+def check_top_k(k: int | None, n_labels: int) -> None:
+    """``k`` labels per document must exist: at most ``n_labels``.
+
+    Raises:
+        ConfigError: ``k`` is over the number of labels.
+    """
+    if k is not None and not isinstance(k, bool) and isinstance(k, (int, np.integer)) and k > n_labels:
+        raise ConfigError(f"top-k: `k` ({k} labels per document) is more than the {n_labels} labels")
 
 
 def _tune_top_k(s: np.ndarray, y: sp.csr_matrix, max_k: int | None, score_kind: str) -> Thresholds:
