@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -654,13 +655,51 @@ def _check_reusable(run_dir: Path, cell: TrainConfig) -> None:
         )
 
 
+#: In a compare worker process: where its progress goes (set by :func:`_init_worker`).
+_WORKER_PROGRESS: Any = None
+
+
+def _init_worker(parent_pid: int, progress_queue: Any) -> None:
+    """Set up a compare worker: report progress to ``progress_queue``, and die with the parent.
+
+    A worker whose parent is gone (killed with -9, say) would otherwise go on training into run
+    directories nobody waits for; a daemon thread checks every second and ends the process.
+    """
+    import threading
+
+    global _WORKER_PROGRESS
+    _WORKER_PROGRESS = progress_queue
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mlbalance-parent-watch", daemon=True).start()
+
+
+class _QueueProgress:
+    """A worker's ProgressCallback: ``(cell index, stage, done, total)`` to the parent, at most 4 a second."""
+
+    def __init__(self, queue: Any, index: int) -> None:
+        self.queue, self.index, self.last = queue, index, 0.0
+
+    def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.25 or (total is not None and done >= total):
+            self.last = now
+            self.queue.put((self.index, stage, done, total))
+
+
 def _train_cell(
     task: tuple[int, TrainConfig, Path, Corpus, bool],
 ) -> tuple[int, list[dict[str, Any]], float]:
     """Train one comparison cell in a worker process: ``(index, rows, seconds)``."""
     index, cell, run_dir, corpus, resume = task
+    progress = None if _WORKER_PROGRESS is None else _QueueProgress(_WORKER_PROGRESS, index)
     start = time.perf_counter()
-    run = train_config(cell, run_dir, corpus=corpus, resume=resume)
+    run = train_config(cell, run_dir, corpus=corpus, resume=resume, progress=progress)
     return index, run.metrics, time.perf_counter() - start
 
 
@@ -674,30 +713,59 @@ def _train_cells_in_parallel(
     on_cell: CellCallback | None,
     progress: ProgressCallback | None,
 ) -> None:
-    """Train cells in ``jobs`` worker processes; on any error or interrupt the workers are stopped."""
+    """Train cells in ``jobs`` worker processes; on any error or interrupt the workers are stopped.
+
+    The workers' progress reaches ``progress`` as one ``"runs"`` stage (cells finished of all) whose
+    info holds each training cell's current stage, e.g. ``{"tfidf-db": "epoch 3 120/340"}``.
+    """
     import multiprocessing
+    import threading
 
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
     n_cells = len(cell_names)
     names = {index: cell_names[index] for index, _, _, _ in todo}
     tasks = [(index, cell, run_dir, corpus, resume) for index, cell, run_dir, resume in todo]
-    pool = context.Pool(processes=min(jobs, len(todo)))
+    queue = context.Queue()
+    status: dict[str, str] = {}  # training cell → its current stage
+    finished: list[str] = []
+    lock = threading.Lock()  # the relay thread and this one both update and report
+
+    def report(update: Callable[[], object] = lambda: None) -> None:
+        with lock:
+            update()
+            if progress:
+                progress("runs", len(finished), len(todo), **dict(status))
+
+    def relay() -> None:  # worker progress → the caller's callback, until the sentinel
+        while (item := queue.get()) is not None:
+            index, stage, done, total = item
+            if names[index] not in finished:  # a message may trail its cell's end
+                where = f"{stage} {done}/{total if total is not None else '?'}"
+                report(lambda name=names[index], where=where: status.__setitem__(name, where))
+
+    relay_thread = threading.Thread(target=relay, name="mlbalance-worker-progress", daemon=True)
+    relay_thread.start()
+    pool = context.Pool(
+        processes=min(jobs, len(todo)), initializer=_init_worker, initargs=(os.getpid(), queue)
+    )
     try:
         for index in names:
             if on_cell:
                 on_cell(index, n_cells, names[index], "queued")
-        for finished, (index, rows, seconds) in enumerate(pool.imap_unordered(_train_cell, tasks), start=1):
+        report()
+        for index, rows, seconds in pool.imap_unordered(_train_cell, tasks):
             rows_of[index], result.timing[names[index]] = rows, seconds
+            report(lambda name=names[index]: (finished.append(name), status.pop(name, None)))
             if on_cell:
                 on_cell(index, n_cells, names[index], "done")
-            if progress:
-                progress("runs", finished, len(todo))
         pool.close()
     except BaseException:
         pool.terminate()  # a failed cell or Ctrl-C stops the other workers too
         raise
     finally:
         pool.join()
+        queue.put(None)
+        relay_thread.join(timeout=5)
 
 
 def _write_comparison(

@@ -54,15 +54,35 @@ def test_compare_bad_input(tmp_path, cli, fake_tfidf):
     assert "is not a directory" in line
 
 
-@pytest.mark.slow  # two spawned worker processes import torch and scikit-learn: ~20 s of CPU
-def test_compare_real_models_in_two_processes_equals_one(tmp_path, cli):
-    """The real TF-IDF model and SVM; cells trained in 2 worker processes give what 1 process gives."""
+def test_compare_real_models_in_two_processes_equals_one(tmp_path, cli, monkeypatch):
+    """The real TF-IDF model and SVM; cells trained in 2 worker processes give what 1 process gives,
+    and the workers' progress reaches the console's progress bar."""
+    import sys
+
     from mlbalance.experiment import train
 
+    calls = []
+
+    class Recorder:
+        def __call__(self, stage, done, total, **info):
+            calls.append((stage, done, total, info))
+
+        def close(self):
+            pass
+
+        def write(self, line):
+            print(line, file=sys.stderr)
+
+    monkeypatch.setattr("mlbalance.cli.compare.TqdmProgress", Recorder)
     out = tmp_path / "cmp"
     args = ("--dataset", "synthetic:tiny", "--losses", "db", "--svm", "--max-epochs", "2")
     result = cli("compare", *args, "--jobs", "2", "--out", out)
     assert result.code == 0, result.err
+    runs = [(done, total, info) for stage, done, total, info in calls if stage == "runs"]
+    assert runs[0] == (0, 2, {}) and runs[-1] == (2, 2, {})
+    stages = {where.rsplit(" ", 1)[0] for _, _, info in runs for where in info.values()}
+    assert {"epoch 1", "epoch 2"} <= stages  # the TF-IDF worker's epochs, as they happen
+    assert {name for _, _, info in runs for name in info} == {"tfidf-db", "svm"}
     rows = json.loads((out / "results.json").read_text())
     totals = [(r["model"], r["loss"]) for r in rows if r["split"] == "test" and r["group"] == "total"]
     assert totals == [("tfidf", "db"), ("svm", None)]
@@ -103,3 +123,55 @@ def test_compare_refuses_a_folder_that_holds_no_comparison(tmp_path, cli, fake_t
     assert cli(*args, "--overwrite").code == 0
     assert (mine / "compare.json").is_file() and (mine / "tfidf-db" / "COMPLETE").is_file()
     assert cli(*args).code == 0  # now a comparison: reruns resume in it
+
+
+def test_killing_compare_stops_its_workers(tmp_path):
+    """kill -9 of `compare --jobs 2` leaves no worker training on as an orphan."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "cmp"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "mlbalance", "compare", "--dataset", "synthetic:small", "--losses", "bce,db",
+         "--no-svm", "--max-epochs", "500", "--patience", "500", "--jobs", "2", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def workers():
+        found = subprocess.run(["pgrep", "-f", "multiprocessing.spawn"], capture_output=True, text=True)
+        mine = []
+        for pid in map(int, found.stdout.split()):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as env, open(f"/proc/{pid}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                    if ppid == parent.pid or str(out).encode() in env.read():
+                        mine.append(pid)
+            except OSError:
+                pass
+        return mine
+
+    def alive(pid):  # not gone and not a zombie
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "tfidf-bce" / "config.json").exists() or len(workers()) < 2:
+            assert time.monotonic() < deadline and parent.poll() is None, "the workers did not start"
+            time.sleep(0.5)
+        pids = workers()
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in pids):
+            assert time.monotonic() < deadline, f"workers {pids} outlived their parent"
+            time.sleep(0.5)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
