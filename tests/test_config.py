@@ -54,15 +54,15 @@ def test_train_config_defaults_and_round_trip_dict():
         ({"dataset": "d", "seed": -1}, r"`seed` must be an integer >= 0, got -1"),
         ({"dataset": "d", "seed": "1"}, r"`seed` must be an integer >= 0, got '1'"),
         ({"dataset": "d", "threshold": "best"}, r"`threshold` must be one of .*got 'best'"),
-        ({"dataset": "d", "threshold": "grid", "top_k": 2}, "applies only to --threshold top-k"),
-        ({"dataset": "d", "threshold": "grid", "threshold_value": 0.3}, "applies only to --threshold fixed"),
+        ({"dataset": "d", "threshold": "grid", "top_k": 2}, "applies only to threshold 'top-k'"),
+        ({"dataset": "d", "threshold": "grid", "threshold_value": 0.3}, "applies only to threshold 'fixed'"),
         ({"dataset": "d", "threshold": "fixed", "threshold_value": "x"}, "`threshold_value` must be a"),
         ({"dataset": "d", "threshold": "fixed", "threshold_value": float("nan")}, "must be finite"),
         ({"dataset": "d", "threshold": "top-k", "top_k": 0}, r"`top_k` must be an integer >= 1, got 0"),
         ({"dataset": "d", "losses": "all"}, "setting of `compare`"),
         ({"dataset": "d", "threshold": "per-label-cv", "cv_folds": 1}, r"`cv_folds` must be an integer >= 2"),
         ({"dataset": "d", "threshold": "per-label-cv", "fbr": 1.5}, r"`fbr` must be a number in \[0, 1\]"),
-        ({"dataset": "d", "fbr": 0.2}, "applies only to --threshold per-label-cv"),
+        ({"dataset": "d", "fbr": 0.2}, "applies only to threshold 'per-label-cv'"),
         ({"dataset": "d", "at_least_one": "yes"}, "`at_least_one` must be true or false"),
         ({"dataset": "d", "model_options": {"seed": 3}}, "`seed` is a run setting"),
         ({"dataset": "d", "max_epochs": object()}, "must hold plain values"),
@@ -103,7 +103,7 @@ def test_compare_config_resolves_losses_and_cells():
 
 
 def test_compare_config_rejects():
-    with pytest.raises(ConfigError, match="at least one loss or --svm"):
+    with pytest.raises(ConfigError, match=r"at least one loss or the SVM \(`svm`\)"):
         CompareConfig(DataConfig("d"), losses=(), svm=False)
     with pytest.raises(ConfigError, match="names a loss twice"):
         CompareConfig(DataConfig("d"), losses=("db", "db"))

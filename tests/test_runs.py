@@ -117,7 +117,7 @@ def test_missing_and_foreign_directories(tmp_path):
 def test_finished_run_needs_overwrite(tmp_path, fitted):
     run_dir = tmp_path / "run"
     write_run(run_dir, fitted)
-    with pytest.raises(RunError, match="already holds a finished run; pass --overwrite"):
+    with pytest.raises(RunError, match=r"already holds a finished run; replace it with overwrite=True"):
         prepare_run_dir(run_dir, CONFIG)
     prepare_run_dir(run_dir, {**CONFIG, "seed": 1}, overwrite=True)
     assert not is_complete(run_dir)

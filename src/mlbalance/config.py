@@ -90,14 +90,14 @@ class ThresholdConfig:
         if self.k is not None and (not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1):
             raise ConfigError(f"`top_k` must be an integer >= 1, got {self.k!r}")
         if self.k is not None and self.method != "top-k":
-            raise ConfigError(f"`top_k` applies only to --threshold top-k, got threshold {self.method!r}")
+            raise ConfigError(f"`top_k` applies only to threshold 'top-k', got threshold {self.method!r}")
         if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
             raise ConfigError(f"`cv_folds` must be an integer >= 2, got {self.cv_folds!r}")
         if self.fbr is not None:
             if isinstance(self.fbr, bool) or not isinstance(self.fbr, (int, float)) or not 0 <= self.fbr <= 1:
                 raise ConfigError(f"`fbr` must be a number in [0, 1], got {self.fbr!r}")
             if self.method != "per-label-cv":
-                raise ConfigError(f"`fbr` applies only to --threshold per-label-cv, got {self.method!r}")
+                raise ConfigError(f"`fbr` applies only to threshold 'per-label-cv', got {self.method!r}")
             object.__setattr__(self, "fbr", float(self.fbr))
         if not isinstance(self.at_least_one, bool):
             raise ConfigError(f"`at_least_one` must be true or false, got {self.at_least_one!r}")
@@ -107,9 +107,7 @@ class ThresholdConfig:
             if not math.isfinite(self.value):
                 raise ConfigError(f"`threshold_value` must be finite, got {self.value!r}")
             if self.method != "fixed":
-                raise ConfigError(
-                    f"`threshold_value` applies only to --threshold fixed, got threshold {self.method!r}"
-                )
+                raise ConfigError(f"`threshold_value` applies only to threshold 'fixed', got {self.method!r}")
             object.__setattr__(self, "value", float(self.value))
 
     @classmethod
@@ -204,7 +202,7 @@ class TrainConfig:
         """Build from a flat mapping of flag names (as read from a config file plus flags)."""
         values = normalise_keys(values)
         if "dataset" not in values or values["dataset"] is None:
-            raise ConfigError("`dataset` is required (a source name or a path), e.g. --dataset reuters21578")
+            raise ConfigError("`dataset` is required (a source name or a path), e.g. 'reuters21578'")
         for key in ("losses", "svm"):
             if key in values:
                 raise ConfigError(f"`{key}` is a setting of `compare`, not of `train`")
@@ -273,7 +271,7 @@ class CompareConfig:
         if len(set(self.losses)) != len(self.losses):
             raise ConfigError(f"`losses` names a loss twice: {list(self.losses)}")
         if not self.losses and not self.svm:
-            raise ConfigError("a comparison needs at least one loss or --svm")
+            raise ConfigError("a comparison needs at least one loss or the SVM (`svm`)")
         if not isinstance(self.svm, bool):
             raise ConfigError(f"`svm` must be true or false, got {self.svm!r}")
         _check_seed(self.seed)
@@ -291,7 +289,7 @@ class CompareConfig:
         """Build from a flat mapping of flag names (as read from a config file plus flags)."""
         values = normalise_keys(values)
         if "dataset" not in values or values["dataset"] is None:
-            raise ConfigError("`dataset` is required (a source name or a path), e.g. --dataset reuters21578")
+            raise ConfigError("`dataset` is required (a source name or a path), e.g. 'reuters21578'")
         if "loss" in values:
             raise ConfigError("`loss` is a setting of `train`; a comparison takes `losses`")
         options = dict(values.get("model_options") or {})

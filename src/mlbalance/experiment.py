@@ -552,7 +552,7 @@ def compare_config(
         ):
             raise RunError(
                 f"{out_dir} is not empty and holds no comparison (no compare.json): its files could be "
-                "overwritten; choose another folder, or write into it with --overwrite (overwrite=True)"
+                "overwritten; choose another folder, or write into it with overwrite=True (--overwrite)"
             )
     if out_dir is None:
         return _run_comparison(config, cells, names, None, corpus, progress, on_cell, jobs)

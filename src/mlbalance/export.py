@@ -62,13 +62,15 @@ def export_run(run_dir: str | Path, out: str | Path, *, overwrite: bool = False)
     run_dir, out = Path(run_dir), Path(out)
     run = load_run(run_dir)  # checks the run is finished and loadable
     if out.exists() and out.resolve() == run_dir.resolve():
-        raise RunError(f"cannot export {run_dir} onto itself; choose another --out")
+        raise RunError(f"cannot export {run_dir} onto itself; choose another output folder")
     if out.exists() or out.is_symlink():
         if not overwrite:
-            raise RunError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+            raise RunError(
+                f"{out} already exists; replace it with overwrite=True (--overwrite) or choose another folder"
+            )
         if not (out.is_dir() and is_run_dir(out)):
             raise RunError(
-                f"{out} exists and is not an exported model or run directory; choose another --out"
+                f"{out} exists and is not an exported model or run directory; choose another folder"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -210,9 +212,7 @@ def model_card(run: Run) -> str:
             "model_name"
         )
         if kind != "transformer" and encoder:
-            lines.append(
-                f"- The frozen encoder ({encoder}) is not in this folder: it is loaded by name."
-            )
+            lines.append(f"- The frozen encoder ({encoder}) is not in this folder: it is loaded by name.")
     lines.append("")
     return "\n".join(lines)
 

@@ -149,11 +149,13 @@ def check_run_dir(
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory} exists and is not a directory")
     if directory.is_dir() and folder_entries(directory) and not is_run_dir(directory):
-        raise RunError(f"{directory} exists, is not empty and is not a run directory; choose another --out")
+        raise RunError(
+            f"{directory} exists, is not empty and is not a run directory; choose another output folder"
+        )
     if is_complete(directory) and not overwrite:
         raise RunError(
-            f"{directory} already holds a finished run; pass --overwrite to replace it "
-            "or choose another --out"
+            f"{directory} already holds a finished run; replace it with overwrite=True (--overwrite) "
+            "or choose another output folder"
         )
     checkpoint = directory / CHECKPOINT_DIR
     if (
@@ -164,8 +166,8 @@ def check_run_dir(
         and any(checkpoint.iterdir())
     ):
         raise RunError(
-            f"{directory} holds an interrupted run with a checkpoint; continue it with --resume "
-            "(resume=True), or start it again, dropping the checkpoint, with --overwrite (overwrite=True)"
+            f"{directory} holds an interrupted run with a checkpoint; continue it with resume=True "
+            "(--resume), or start it again, dropping the checkpoint, with overwrite=True (--overwrite)"
         )
     if resume and is_run_dir(directory) and not is_complete(directory):
         previous = read_config(directory).get("run")
@@ -173,7 +175,7 @@ def check_run_dir(
         if previous is not None and previous != config:
             raise RunError(
                 f"cannot resume {directory}: it was started with another configuration "
-                f"({_first_difference(previous, config)}); train into a new --out instead"
+                f"({_first_difference(previous, config)}); train into another output folder instead"
             )
 
 

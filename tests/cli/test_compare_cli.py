@@ -44,7 +44,7 @@ def test_compare_bad_input(tmp_path, cli, fake_tfidf):
     line = one_line_error(
         cli("compare", "--dataset", "synthetic:tiny", "--losses", "", "--no-svm", "--out", out)
     )
-    assert "at least one loss or --svm" in line
+    assert "at least one loss or the SVM (`svm`)" in line
     line = one_line_error(cli("compare", "--dataset", "synthetic:tiny", "--losses", "db,db", "--out", out))
     assert "names a loss twice" in line
     (tmp_path / "file").write_text("x")

@@ -38,7 +38,8 @@ def test_export_refuses_to_replace_split_files(tmp_path, capsys):
     out.mkdir()
     (out / "train.jsonl").write_text('{"text": "mine", "labels": ["a"]}\n')
     assert main(["data", "export", "synthetic:tiny", "--out", str(out)]) == 2
-    assert "already holds train.jsonl; replace them with --overwrite" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds train.jsonl; replace them with overwrite=True (--overwrite)" in err
     assert (out / "train.jsonl").read_text() == '{"text": "mine", "labels": ["a"]}\n'
     assert sorted(p.name for p in out.iterdir()) == ["train.jsonl"]
     assert main(["data", "export", "synthetic:tiny", "--out", str(out), "--overwrite"]) == 0

@@ -50,7 +50,7 @@ def test_per_label_cv_flags_reach_the_stored_thresholds(cli, trained_run):
     config = json.loads((trained_run / "config.json").read_text())
     assert config["run"]["threshold"]["cv_folds"] == 2
     bad = cli("evaluate", trained_run, "--threshold", "grid", "--fbr", "0.3")
-    assert "`fbr` applies only to --threshold per-label-cv" in one_line_error(bad)
+    assert "`fbr` applies only to threshold 'per-label-cv'" in one_line_error(bad)
 
 
 def test_micromacro_thresholds_from_the_cli(cli, trained_run):
@@ -60,7 +60,7 @@ def test_micromacro_thresholds_from_the_cli(cli, trained_run):
     stored = json.loads((trained_run / "thresholds.json").read_text())
     assert stored["method"] == "micromacro-cv" and len(stored["per_label"]) > 0
     bad = cli("evaluate", trained_run, "--threshold", "micromacro-cv", "--fbr", "0.3")
-    assert "`fbr` applies only to --threshold per-label-cv" in one_line_error(bad)
+    assert "`fbr` applies only to threshold 'per-label-cv'" in one_line_error(bad)
 
 
 def test_unfinished_or_missing_run(tmp_path, cli, trained_run):
@@ -76,7 +76,7 @@ def test_fixed_threshold_from_the_cli(tmp_path, cli, trained_run):
     assert {(r["threshold_method"], r["threshold"]) for r in rows} == {("fixed", float(np.float32(0.3)))}
     assert {"p@1", "ndcg@3", "psp@5"} <= set(rows[0])
     line = one_line_error(cli("evaluate", trained_run, "--threshold", "grid", "--threshold-value", "0.3"))
-    assert "applies only to --threshold fixed" in line
+    assert "applies only to threshold 'fixed'" in line
     out = tmp_path / "fixed"
     trained = cli("train", "--dataset", "synthetic:tiny", "--threshold", "fixed", "--out", out, "--quiet")
     assert trained.code == 0, trained.err

@@ -52,7 +52,7 @@ def test_export_refuses_what_it_did_not_make(tmp_path, cli, trained_run):
     out = tmp_path / "model"
     assert cli("export", trained_run, "--out", out).code == 0
     line = one_line_error(cli("export", trained_run, "--out", out))
-    assert "already exists; pass --overwrite" in line
+    assert "already exists; replace it with overwrite=True (--overwrite)" in line
     (out / "README.md").write_text("stale")
     assert cli("export", trained_run, "--out", out, "--overwrite").code == 0
     assert (out / "README.md").read_text().startswith("---\nlibrary_name: mlbalance")

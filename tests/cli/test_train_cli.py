@@ -77,7 +77,7 @@ def test_finished_run_is_not_overwritten_silently(tmp_path, cli, fake_tfidf):
     out = tmp_path / "run"
     assert cli("train", "--dataset", "synthetic:tiny", "--out", out, "--quiet").code == 0
     line = one_line_error(cli("train", "--dataset", "synthetic:tiny", "--out", out, "--quiet"))
-    assert "already holds a finished run; pass --overwrite" in line
+    assert "already holds a finished run; replace it with overwrite=True (--overwrite)" in line
     assert cli("train", "--dataset", "synthetic:tiny", "--out", out, "--overwrite", "--quiet").code == 0
 
 
@@ -151,7 +151,7 @@ def test_rerun_without_resume_keeps_an_interrupted_runs_checkpoint(tmp_path, cli
     (out / "checkpoint").mkdir()
     (out / "checkpoint" / "state.pt").write_bytes(b"epoch 3")
     line = one_line_error(cli(*args))
-    assert "holds an interrupted run with a checkpoint; continue it with --resume" in line
+    assert "holds an interrupted run with a checkpoint; continue it with resume=True (--resume)" in line
     assert (out / "checkpoint" / "state.pt").read_bytes() == b"epoch 3"
     assert cli(*args, "--overwrite").code == 0
     assert not (out / "checkpoint").exists() and (out / "COMPLETE").exists()

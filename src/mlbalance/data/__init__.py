@@ -42,7 +42,7 @@ def load_corpus(source: str, data: str | os.PathLike[str] | None = None, **optio
         from mlbalance.data.bioasq import load_bioasq
 
         if data is None:
-            raise DataError("the bioasq source needs the path of a BioASQ Task A JSON file (--data)")
+            raise DataError("the bioasq source needs the path of a BioASQ Task A JSON file (`data`, --data)")
         return load_bioasq(data, **options)
     if source.startswith("synthetic:"):
         from mlbalance.data.synthetic import load_synthetic
@@ -52,7 +52,7 @@ def load_corpus(source: str, data: str | os.PathLike[str] | None = None, **optio
         return load_synthetic(source.split(":", 1)[1], **options)
     if source in ("files", "jsonl", "csv"):
         if data is None:
-            raise DataError(f"the {source} source needs the path of a file or folder (--data)")
+            raise DataError(f"the {source} source needs the path of a file or folder (`data`, --data)")
         path = Path(data)
     else:
         path = Path(source)

@@ -453,7 +453,7 @@ def export_corpus(
     existing = [f"{split}.jsonl" for split in SPLIT_NAMES if (out / f"{split}.jsonl").exists()]
     if existing and not overwrite:
         raise DataError(
-            f"{out} already holds {', '.join(existing)}; replace them with --overwrite (overwrite=True) "
+            f"{out} already holds {', '.join(existing)}; replace them with overwrite=True (--overwrite) "
             "or choose another folder"
         )
     out.mkdir(parents=True, exist_ok=True)
