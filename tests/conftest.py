@@ -96,6 +96,12 @@ def keyword_corpus(n: int = 60, seed: int = 0) -> Corpus:
     )
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_every_epoch(monkeypatch):
+    """Tests interrupt training at chosen epochs: a checkpoint after each (also in subprocesses)."""
+    monkeypatch.setenv("MLBALANCE_CHECKPOINT_EVERY_S", "0")
+
+
 @pytest.fixture
 def fake_tfidf(monkeypatch):
     """Make the registry's ``tfidf`` kind the fast :class:`KeywordClassifier`."""

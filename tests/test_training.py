@@ -287,3 +287,58 @@ def test_macro_f1_at_matches_sklearn(threshold):
     scores = np.clip(y * 0.4 + rng.random((60, 9)) * 0.6, 0, 1).astype(np.float32)
     expected = f1_score(y, scores >= np.float32(threshold), average="macro", zero_division=0)
     assert macro_f1_at(scores, sp.csr_matrix(y), threshold) == pytest.approx(expected, abs=1e-12)
+
+
+def test_checkpoints_are_written_at_most_every_interval_and_hold_the_best_model_once(tmp_path, monkeypatch):
+    from mlbalance import training
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setenv("MLBALANCE_CHECKPOINT_EVERY_S", "25")
+    model, opt, sched, train_epoch, validate = _toy_problem()
+    written = []
+
+    def ten_seconds_an_epoch(epoch):
+        path = tmp_path / "checkpoint.pt"
+        written.append(load_checkpoint(path)["epoch"] if path.exists() else None)
+        clock["now"] += 10.0
+        return train_epoch(epoch)
+
+    cfg = TrainingConfig(max_epochs=7, patience=7, seed=5)
+    result = run_training(cfg, model=model, optimizer=opt, scheduler=sched, train_epoch=ten_seconds_an_epoch,
+                          validate=validate, checkpoint_dir=tmp_path)  # fmt: skip
+    # at the start of epochs 1..7: checkpoints of epochs 3 (30 s) and 6 (60 s after 30 s), then the last
+    assert written == [None, None, None, 3, 3, 3, 6]
+    last = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert last["epoch"] == 7 and last["finished"]
+    if last["best_is_current"]:
+        assert last["best_model"] is None and result.best_epoch == 7
+    else:
+        assert last["best_model"] is not None and result.best_epoch < 7
+    best = {k: v.clone() for k, v in model.state_dict().items()}
+    model, opt, sched, train_epoch, validate = _toy_problem()
+    run_training(cfg, model=model, optimizer=opt, scheduler=sched, train_epoch=train_epoch, validate=validate,
+                 checkpoint_dir=tmp_path, resume=True)  # fmt: skip
+    assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())  # the best weights, once
+
+
+def test_a_current_best_is_stored_once(tmp_path):
+    model, opt, _, train_epoch, _ = _toy_problem()
+    steps = iter(range(100))
+
+    def always_better(epoch):
+        return {"val_micro_f1": float(next(steps))}
+
+    cfg = TrainingConfig(max_epochs=2, patience=5)
+    run_training(cfg, model=model, optimizer=opt, train_epoch=train_epoch, validate=always_better,
+                 checkpoint_dir=tmp_path)  # fmt: skip
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["best_is_current"] and ckpt["best_model"] is None
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+def test_a_bad_checkpoint_interval_is_a_config_error(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("MLBALANCE_CHECKPOINT_EVERY_S", value)
+    model, _, _, train_epoch, validate = _toy_problem()
+    with pytest.raises(ConfigError, match="MLBALANCE_CHECKPOINT_EVERY_S must be a number of seconds"):
+        run_training(TrainingConfig(max_epochs=1), model=model, train_epoch=train_epoch, validate=validate)

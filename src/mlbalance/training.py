@@ -6,10 +6,14 @@ the monitored metric — plus the module, optimiser and scheduler whose state is
 TF-IDF model calls it directly; the transformer model calls it with callbacks that run under
 ``accelerate`` (pass ``is_main_process`` so only one process writes checkpoints).
 
-After each epoch, when a ``checkpoint_dir`` is given, one file ``checkpoint.pt`` is written atomically:
-the model, optimiser and scheduler states, the best epoch's model state, the early-stopping state, the
-history, the epoch number and the RNG states of Python, NumPy and PyTorch. ``resume=True`` continues
-from it; because the RNG states are restored, a resumed run reproduces the uninterrupted one.
+When a ``checkpoint_dir`` is given, one file ``checkpoint.pt`` is written atomically after an epoch
+once :func:`checkpoint_interval` seconds (10 by default) have passed since the last one, and after the
+last epoch: the model, optimiser and scheduler states, the best epoch's model state (left out when it
+is the current one), the early-stopping state, the history, the epoch number and the RNG states of
+Python, NumPy and PyTorch. ``resume=True`` continues from it; because the RNG states are restored, a
+resumed run reproduces the uninterrupted one. An interruption loses at most the epochs since the last
+checkpoint, and epochs of a few seconds — many labels, little data — do not each rewrite a checkpoint
+as large as the model twice over.
 
 Example:
     >>> result = run_training(  # doctest: +SKIP
@@ -26,6 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +48,29 @@ from mlbalance.models.base import ProgressCallback, no_progress
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: Least seconds between two checkpoints (the last epoch's is always written); the environment
+#: variable ``MLBALANCE_CHECKPOINT_EVERY_S`` sets another (0: after every epoch).
+CHECKPOINT_EVERY_S = 10.0
+
+
+def checkpoint_interval() -> float:
+    """Seconds between checkpoints: ``$MLBALANCE_CHECKPOINT_EVERY_S`` or :data:`CHECKPOINT_EVERY_S`.
+
+    Raises:
+        ConfigError: the variable is not a number >= 0.
+    """
+    import os
+
+    text = os.environ.get("MLBALANCE_CHECKPOINT_EVERY_S")
+    if text is None:
+        return CHECKPOINT_EVERY_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and np.isfinite(value)):
+        raise ConfigError(f"MLBALANCE_CHECKPOINT_EVERY_S must be a number of seconds >= 0, got {text!r}")
+    return value
 CHECKPOINT_FORMAT = 1
 
 #: The paper's grid of global thresholds on probabilities: 0.40, 0.41, ..., 0.60.
@@ -309,7 +337,7 @@ def run_training(
         validate: ``validate(epoch)`` returns a dict holding ``config.monitor`` (higher is better).
         optimizer, scheduler: checkpointed with the model when given (anything with
             ``state_dict``/``load_state_dict``).
-        checkpoint_dir: where ``checkpoint.pt`` is written after each epoch; None writes nothing.
+        checkpoint_dir: where ``checkpoint.pt`` is written (module docstring); None writes nothing.
         resume: continue from ``checkpoint_dir/checkpoint.pt`` when it exists (a fresh start, logged,
             when it does not).
         progress: told ``("train", epoch, max_epochs, **last_history_row)`` after each epoch.
@@ -346,7 +374,7 @@ def run_training(
             scheduler.load_state_dict(ckpt["scheduler"])
         stopper.load_state_dict(ckpt["early_stopping"])
         history = list(ckpt["history"])
-        best_state = ckpt["best_model"]
+        best_state = ckpt["best_model"] if not ckpt.get("best_is_current") else _clone_state(ckpt["model"])
         set_rng_state(ckpt["rng"])
         resumed_from = int(ckpt["epoch"])
         start_epoch = resumed_from + 1
@@ -360,6 +388,8 @@ def run_training(
         seed_everything(config.seed)
 
     epoch = start_epoch - 1
+    every = checkpoint_interval()
+    last_saved = time.monotonic()
     while not finished and epoch < config.max_epochs and not stopper.should_stop:
         epoch += 1
         train_stats = dict(train_epoch(epoch))
@@ -376,7 +406,8 @@ def run_training(
         history.append(row)
         logger.info("epoch %d: %s", epoch, row)
         finished = epoch >= config.max_epochs or stopper.should_stop
-        if ckpt_path is not None and is_main_process:
+        due = finished or time.monotonic() - last_saved >= every
+        if ckpt_path is not None and is_main_process and due:
             state = {
                 "format": CHECKPOINT_FORMAT,
                 "epoch": epoch,
@@ -384,7 +415,8 @@ def run_training(
                 "fingerprint": fingerprint,
                 "training_config": asdict(config),
                 "model": model.state_dict(),
-                "best_model": best_state,
+                "best_model": None if improved else best_state,  # the model itself when just improved
+                "best_is_current": improved,
                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "early_stopping": stopper.state_dict(),
@@ -392,6 +424,7 @@ def run_training(
                 "rng": get_rng_state(),
             }
             save_checkpoint(ckpt_path, state)
+            last_saved = time.monotonic()
         progress("train", epoch, config.max_epochs, **{k: v for k, v in row.items() if k != "epoch"})
 
     if best_state is None or stopper.best_epoch is None:
