@@ -12,6 +12,7 @@ document per line. Output is JSONL, one object per document::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -112,20 +113,17 @@ def _ray_lines(args: argparse.Namespace, files: list[str]) -> Iterator[str]:
     """The JSONL records of ``files``, scored by Ray Data actors."""
     if files == ["-"]:
         raise DataError("--engine ray reads files or folders, not stdin; give --input a path")
-    try:
-        import ray.data
-
-        from mlbalance.batch_predict import predict_with_ray
-    except ModuleNotFoundError as exc:
+    if importlib.util.find_spec("ray") is None:
         raise ConfigError(
-            f"--engine ray needs the ray extra ({exc.name} is not installed): pip install 'mlbalance[ray]' "
+            "--engine ray needs the ray extra (ray is not installed): pip install 'mlbalance[ray]' "
             "(from a clone: pip install '.[ray]')"
-        ) from None
+        )
+    from mlbalance.batch_predict import predict_with_ray
+
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Ray's notices only with -v
         for name in ("ray", "ray.data", "ray.data._internal"):
             logging.getLogger(name).setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module=r"ray\..*")
-    del ray
     return predict_with_ray(
         args.run_dir,
         files,
