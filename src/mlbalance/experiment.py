@@ -243,6 +243,16 @@ def _title(model: str, loss: str | None, corpus_name: str) -> str:
     return f"{model} on {corpus_name}" if loss is None else f"{model} · {loss} on {corpus_name}"
 
 
+def _run_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A run's figures by file stem; none without the plots extra (the run then has no ``plots/``)."""
+    from mlbalance._extras import has_extra
+
+    if not has_extra("plots"):
+        log.info("no figures: matplotlib is not installed (pip install 'mlbalance[plots]')")
+        return {}
+    return {"f1_by_group": _f1_figure(rows)}
+
+
 def _f1_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Test micro-F1 and macro-F1 by label group, one bar per run, in two panels."""
     from matplotlib.figure import Figure
@@ -389,7 +399,7 @@ def _fit_and_save(
         thresholds=thresholds,
         metrics=rows,
         report=report,
-        figures={"f1_by_group": _f1_figure(rows)},
+        figures=_run_figures(rows),
         timing=timing,
     )
 
@@ -771,6 +781,7 @@ def _train_cells_in_parallel(
 def _write_comparison(
     out_dir: Path, result: Comparison, corpus: Corpus | None, config: CompareConfig
 ) -> None:
+    from mlbalance._extras import has_extra
     from mlbalance.evaluation.report import rows_to_csv, rows_to_json
 
     atomic_write_text(out_dir / "results.json", rows_to_json(result.rows))
@@ -781,7 +792,10 @@ def _write_comparison(
     atomic_write_text(out_dir / "results.md", result.report)
     timing = {name: round(seconds, 3) for name, seconds in result.timing.items()}
     atomic_write_json(out_dir / "timing.json", timing)
-    save_figure(_f1_figure(result.rows), out_dir / "plots" / "f1_by_group.png")
+    for stem, figure in _run_figures(result.rows).items():
+        save_figure(figure, out_dir / "plots" / f"{stem}.png")
+    if not has_extra("plots"):
+        return
     if corpus is None:
         corpus = load_data(config.data)
     save_figure(_dataset_figure(corpus), out_dir / "plots" / "dataset.png")
@@ -873,7 +887,7 @@ def reevaluate(
             thresholds=thresholds,
             metrics=rows,
             report=report,
-            figures={"f1_by_group": _f1_figure(rows)},
+            figures=_run_figures(rows),
         )
     return Run(
         model=run.model,

@@ -165,6 +165,9 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    from mlbalance._extras import require_extra
+
+    require_extra("plots", "`mlbalance data plot`")
     from mlbalance.plots import plot_dataset, save_figure
 
     corpus = _load(args)

@@ -12,7 +12,6 @@ document per line. Output is JSONL, one object per document::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import sys
@@ -22,8 +21,9 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from mlbalance._extras import require_extra
 from mlbalance.cli._common import TqdmProgress
-from mlbalance.errors import ConfigError, DataError
+from mlbalance.errors import DataError
 from mlbalance.predictions import chunks, guess_format, input_files, prediction_records, read_documents
 
 if TYPE_CHECKING:
@@ -113,11 +113,7 @@ def _ray_lines(args: argparse.Namespace, files: list[str]) -> Iterator[str]:
     """The JSONL records of ``files``, scored by Ray Data actors."""
     if files == ["-"]:
         raise DataError("--engine ray reads files or folders, not stdin; give --input a path")
-    if importlib.util.find_spec("ray") is None:
-        raise ConfigError(
-            "--engine ray needs the ray extra (ray is not installed): pip install 'mlbalance[ray]' "
-            "(from a clone: pip install '.[ray]')"
-        )
+    require_extra("ray", "--engine ray")
     from mlbalance.batch_predict import predict_with_ray
 
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Ray's notices only with -v

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 
-from mlbalance.errors import ConfigError, DataError
+from mlbalance.errors import DataError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,15 +64,13 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(f"{flag} must be >= {low}, got {value}")
     if not args.max_wait_ms >= 0:
         raise DataError(f"--max-wait-ms must be >= 0, got {args.max_wait_ms}")
-    try:
-        import uvicorn
+    from mlbalance._extras import require_extra
 
-        from mlbalance.serving.app import SETTINGS_ENV, create_app
-    except ModuleNotFoundError as exc:
-        raise ConfigError(
-            f"`mlbalance serve` needs the serve extra ({exc.name} is not installed): "
-            "pip install 'mlbalance[serve]' (from a clone: pip install '.[serve]')"
-        ) from None
+    require_extra("serve", "`mlbalance serve`")
+    import uvicorn
+
+    from mlbalance.serving.app import SETTINGS_ENV, create_app
+
     _check_port(args.host, args.port)
     run_ = load_run(args.run_dir)  # a model that cannot load stops here, before the server starts
     settings = {

@@ -24,14 +24,26 @@ MODELS: dict[str, tuple[str, str]] = {
 }
 
 
+#: kind → the optional extra it needs (kinds not named need only the core install)
+MODEL_EXTRAS: dict[str, str] = {
+    "transformer": "transformer",
+    "embedding": "transformer",
+    "hybrid": "transformer",
+}
+
+
 def model_class(kind: str) -> type[Classifier]:
-    """The classifier class of ``kind`` (``"tfidf"``, ``"svm"`` or ``"transformer"``).
+    """The classifier class of ``kind`` (one of :data:`MODELS`).
 
     Raises:
-        ConfigError: an unknown kind, or a kind whose module is not available.
+        ConfigError: an unknown kind, or a kind whose extra or module is not installed.
     """
     if kind not in MODELS:
         raise ConfigError(f"`model` must be one of {tuple(MODELS)}, got {kind!r}")
+    if kind in MODEL_EXTRAS:
+        from mlbalance._extras import require_extra
+
+        require_extra(MODEL_EXTRAS[kind], f"model {kind!r}")
     module_name, class_name = MODELS[kind]
     try:
         module = importlib.import_module(module_name)
