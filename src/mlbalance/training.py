@@ -43,7 +43,7 @@ import torch
 from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_int
 from mlbalance.errors import ConfigError, RunError
-from mlbalance.models.base import ProgressCallback, no_progress
+from mlbalance.progress import ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
 

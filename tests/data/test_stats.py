@@ -12,7 +12,6 @@ from mlbalance.data.stats import (
     cooccurrence,
     doc_group_sizes,
     labels_per_doc_tertiles,
-    summary,
 )
 from mlbalance.errors import DataError
 
@@ -64,7 +63,7 @@ def test_groups_use_preset_cut_offs(tiny):
 
 
 def test_summary_row(tiny):
-    row = summary(tiny)
+    row = tiny.summary()
     assert (row["train"], row["validation"], row["test"], row["labels"]) == (
         len(tiny.train),
         len(tiny.validation),
@@ -80,7 +79,7 @@ def test_summary_row(tiny):
 
 
 def test_reuters_summary(reuters):
-    row = summary(reuters)
+    row = reuters.summary()
     assert row["max_label_freq"] == 2482 and row["labels_without_train_docs"] == 0
     assert row["doc_groups_test"] == {"single-label": 2583, "multi-label": 436}
 

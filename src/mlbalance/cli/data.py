@@ -146,10 +146,8 @@ def format_summary(row: dict[str, Any], stats: Any, top: int) -> str:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from mlbalance.data.stats import summary
-
     corpus = _load(args)
-    row = summary(corpus)
+    row = corpus.summary()
     if args.json:
         stats = corpus.stats()
         metadata = {

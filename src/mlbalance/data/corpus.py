@@ -177,3 +177,34 @@ class Corpus:
             doc_bins=self.doc_bins,
             preset=self.preset,
         )
+
+    def summary(self) -> dict[str, Any]:
+        """The paper's Table 1 for this corpus, plus the group sizes: one JSON-ready row.
+
+        Keys: ``dataset``, ``train``, ``validation``, ``test`` (documents), ``labels`` (C),
+        ``labels_per_doc`` (train), ``docs_per_label_mean`` / ``_median``, ``max_label_freq``,
+        ``min_label_freq``, ``labels_without_train_docs``, ``head`` / ``medium`` / ``tail`` (label
+        counts with the cut-offs in ``head_min`` / ``tail_max``), and ``doc_groups_test`` (test
+        documents per Table 3 bin).
+        """
+        from mlbalance.data.stats import doc_group_sizes
+
+        stats = self.stats()
+        freq = stats.class_freq
+        return {
+            "dataset": self.name,
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+            "labels": stats.n_labels,
+            "labels_per_doc": round(stats.label_cardinality, 4),
+            "docs_per_label_mean": round(float(freq.mean()), 2) if freq.size else 0.0,
+            "docs_per_label_median": float(np.median(freq)) if freq.size else 0.0,
+            "max_label_freq": int(freq.max()) if freq.size else 0,
+            "min_label_freq": int(freq.min()) if freq.size else 0,
+            "labels_without_train_docs": int((freq == 0).sum()),
+            "head_min": stats.head_min,
+            "tail_max": stats.tail_max,
+            **stats.group_sizes(),
+            "doc_groups_test": doc_group_sizes(stats, self.labels("test")),
+        }

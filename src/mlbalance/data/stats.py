@@ -7,15 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from mlbalance.errors import DataError
-
-if TYPE_CHECKING:
-    from mlbalance.data.corpus import Corpus
 
 GROUP_NAMES = ("head", "medium", "tail")
 
@@ -249,35 +246,3 @@ def labels_per_doc_tertiles(y: sp.spmatrix | np.ndarray) -> tuple[tuple[str, int
 def doc_group_sizes(stats: LabelStats, y: sp.spmatrix | np.ndarray) -> dict[str, int]:
     """Number of rows of ``y`` in each of ``stats.doc_bins`` (Table 3 groups)."""
     return {name: int(mask.sum()) for name, mask in stats.doc_group_masks(y).items()}
-
-
-def summary(corpus: Corpus) -> dict[str, Any]:
-    """The paper's Table 1 for one corpus, plus the group sizes: one JSON-ready row.
-
-    Keys: ``dataset``, ``train``, ``validation``, ``test`` (documents), ``labels`` (C),
-    ``labels_per_doc`` (train), ``docs_per_label_mean`` / ``_median``, ``max_label_freq``,
-    ``min_label_freq``, ``labels_without_train_docs``, ``head`` / ``medium`` / ``tail`` (label counts
-    with the cut-offs in ``head_min`` / ``tail_max``), and ``doc_groups_test`` (test documents per
-    Table 3 bin).
-    """
-    stats = corpus.stats()
-    freq = stats.class_freq
-    y_test = corpus.labels("test")
-    row: dict[str, Any] = {
-        "dataset": corpus.name,
-        "train": len(corpus.train),
-        "validation": len(corpus.validation),
-        "test": len(corpus.test),
-        "labels": stats.n_labels,
-        "labels_per_doc": round(stats.label_cardinality, 4),
-        "docs_per_label_mean": round(float(freq.mean()), 2) if freq.size else 0.0,
-        "docs_per_label_median": float(np.median(freq)) if freq.size else 0.0,
-        "max_label_freq": int(freq.max()) if freq.size else 0,
-        "min_label_freq": int(freq.min()) if freq.size else 0,
-        "labels_without_train_docs": int((freq == 0).sum()),
-        "head_min": stats.head_min,
-        "tail_max": stats.tail_max,
-        **stats.group_sizes(),
-        "doc_groups_test": doc_group_sizes(stats, y_test),
-    }
-    return row

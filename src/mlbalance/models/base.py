@@ -1,4 +1,4 @@
-"""The :class:`Classifier` protocol every model follows, and the progress-callback type.
+"""The :class:`Classifier` protocol every model follows (with the progress callback it is given).
 
 A classifier is fitted on a :class:`~mlbalance.data.corpus.Corpus` (train, validation used for early
 stopping), turns texts into a score matrix ``(n_docs, n_labels)`` — probabilities or decision values —
@@ -12,11 +12,12 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
 from mlbalance.errors import RunError
+from mlbalance.progress import ProgressCallback, no_progress  # noqa: F401  (models import them from here)
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus, LabelSpace
@@ -24,20 +25,6 @@ if TYPE_CHECKING:
 
 ScoreKind = Literal["probability", "decision"]
 C = TypeVar("C", bound="Classifier")
-
-
-class ProgressCallback(Protocol):
-    """Told about long work; the CLI turns the calls into progress bars.
-
-    ``stage`` names the work (``"epoch 3"``, ``"featurise"``, ``"score"``), ``done`` and ``total``
-    count its steps (``total`` may be None), ``info`` carries e.g. the running loss.
-    """
-
-    def __call__(self, stage: str, done: int, total: int | None, **info: Any) -> None: ...
-
-
-def no_progress(stage: str, done: int, total: int | None, **info: Any) -> None:
-    """A :class:`ProgressCallback` that does nothing."""
 
 
 class Classifier(ABC):
