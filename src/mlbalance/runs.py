@@ -59,6 +59,8 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 LOCK = ".lock"
+UPDATE_DIR = ".update"
+UPDATE_READY = "READY"
 
 
 @contextlib.contextmanager
@@ -292,10 +294,6 @@ def save_run(
     )
 
 
-UPDATE_DIR = ".update"
-UPDATE_READY = "READY"
-
-
 def update_run(
     directory: str | Path,
     *,
@@ -348,19 +346,23 @@ def finish_update(directory: str | Path) -> None:
     """Move a ready update of :func:`update_run` into place; discard one that was never marked ready.
 
     Called by every reader of a run directory (through :func:`read_config`), so an update interrupted
-    after it was marked ready is completed, and one interrupted before leaves the old files.
+    after it was marked ready is completed, and one interrupted before leaves the old files. A journal
+    not yet ready is discarded only when no writer holds the run's lock (else it is being written).
     """
     journal = Path(directory) / UPDATE_DIR
     if not journal.is_dir():
         return
     try:
-        if (journal / UPDATE_READY).is_file():
-            for path in sorted(journal.rglob("*")):
-                if path.is_file() and path.name != UPDATE_READY:
-                    target = Path(directory) / path.relative_to(journal)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with contextlib.suppress(FileNotFoundError):  # another reader moved it first
-                        os.replace(path, target)
+        if not (journal / UPDATE_READY).is_file():
+            with contextlib.suppress(RunError), run_lock(directory):
+                shutil.rmtree(journal, ignore_errors=True)
+            return
+        for path in sorted(journal.rglob("*")):
+            if path.is_file() and path.name != UPDATE_READY:
+                target = Path(directory) / path.relative_to(journal)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileNotFoundError):  # another reader moved it first
+                    os.replace(path, target)
         shutil.rmtree(journal, ignore_errors=True)
     except OSError as exc:  # a read-only copy of a run: its files are read as they are
         log.warning("cannot finish the interrupted update of %s: %s", directory, exc)

@@ -50,3 +50,20 @@ def test_a_comparison_being_written_refuses_a_second_compare(tmp_path, cli, fake
         holder.kill()
         holder.wait()
     assert cli(*args).code == 0
+
+
+def test_a_reader_leaves_the_journal_of_a_writer_at_work(trained_run):
+    from mlbalance.runs import UPDATE_DIR, load_run
+
+    journal = trained_run / UPDATE_DIR
+    journal.mkdir()
+    (journal / "thresholds.json").write_text("{}")  # being written: not marked ready
+    holder = hold_lock(trained_run / ".lock")
+    try:
+        load_run(trained_run)
+        assert (journal / "thresholds.json").exists()  # not the reader's to discard
+    finally:
+        holder.kill()
+        holder.wait()
+    load_run(trained_run)  # no writer: a journal never marked ready is stale and goes
+    assert not journal.exists()
