@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from mlbalance.errors import RunError
 from mlbalance.progress import ProgressCallback, no_progress  # noqa: F401  (models import them from here)
@@ -27,12 +28,14 @@ ScoreKind = Literal["probability", "decision"]
 C = TypeVar("C", bound="Classifier")
 
 
-class Classifier(ABC):
+class Classifier(BaseEstimator, ABC):
     """Base class of mlbalance models (scikit-learn style: ``__init__`` only stores).
 
     Subclasses set :attr:`name` and :attr:`score_kind`, and implement :meth:`fit`, :meth:`scores`,
     :meth:`_save` and :meth:`_load`. After ``fit`` they hold ``label_space_`` and ``stats_`` (the
     training split's :class:`LabelStats`), and ``history_`` (one dict per epoch, possibly empty).
+    Being a scikit-learn ``BaseEstimator``, every model has ``get_params`` / ``set_params`` and works
+    with ``sklearn.base.clone`` (an unfitted copy with the same constructor arguments).
     """
 
     name: ClassVar[str]
