@@ -1,4 +1,5 @@
-"""Two CPU processes (``torchrun``, gloo) train the same model as one process, on the tiny BERT."""
+"""Two CPU processes (``torchrun`` or ``accelerate launch``, gloo) train the same model as one process,
+on the tiny BERT."""
 
 from __future__ import annotations
 
@@ -21,7 +22,17 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
 
 
-def test_two_processes_give_the_metrics_of_one(tmp_path):
+LAUNCHERS = {
+    # both from this interpreter (their scripts need not be on PATH)
+    "torchrun": ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+    # --multi_gpu on a machine without GPUs: processes on the CPU, which the model runs with gloo
+    "accelerate": ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_processes_give_the_metrics_of_one(tmp_path, launcher):
     # no dropout: with it, two processes draw different masks than one (by design, per process)
     encoder = make_tiny_encoder(tmp_path / "enc", tiny_corpus(), dropout=0.0)
     transformer_fixtures._main(
@@ -29,12 +40,8 @@ def test_two_processes_give_the_metrics_of_one(tmp_path):
     )  # in this process
     two = _run(
         [
-            sys.executable,  # torchrun, from this interpreter (its script need not be on PATH)
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
+            sys.executable,
+            *LAUNCHERS[launcher],
             str(FIXTURES),
             str(encoder),
             str(tmp_path / "two.json"),
