@@ -16,6 +16,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "transformer": ("transformers", "accelerate"),
     "serve": ("fastapi", "uvicorn"),
     "ray": ("ray",),
+    "tune": ("optuna",),
 }
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from mlbalance import __version__
 
 #: Sub-command modules, registered in this order when they exist.
-COMMAND_MODULES = ("data", "train", "evaluate", "predict", "compare", "serve", "export")
+COMMAND_MODULES = ("data", "train", "evaluate", "predict", "compare", "tune", "serve", "export")
 
 log = logging.getLogger("mlbalance")
 

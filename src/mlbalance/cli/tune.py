@@ -1,0 +1,82 @@
+"""``mlbalance tune``: choose model × loss × thresholding for a corpus on its validation split."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from mlbalance.cli._common import TqdmProgress, print_tables
+from mlbalance.errors import DataError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tune",
+        help="search model, loss and thresholding on validation; train the best into OUT/best",
+        description=(
+            "Search model kind (tfidf, svm), loss and its parameters, learning rate, epochs, min_df, "
+            "n-grams, C and the thresholding on the validation split (Optuna, TPE with pruning; the "
+            "study in OUT/study.db, so a rerun continues it). Writes OUT/best (a run directory), "
+            "OUT/trials.csv and OUT/tune.md. Needs mlbalance[tune]."
+        ),
+    )
+    parser.add_argument("--dataset", required=True, metavar="SOURCE", help="a source name or a path")
+    parser.add_argument("--data", metavar="PATH", help="the file or folder a named source reads")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the tune folder")
+    parser.add_argument("--budget", type=float, metavar="SECONDS", help="stop searching after this long")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="trials the study holds in all (default: 20 without --budget)",
+    )
+    parser.add_argument(
+        "--objective", choices=("micro", "macro", "mean"), default="micro", help="validation F1 to maximise"
+    )
+    parser.add_argument("--models", default="tfidf,svm", help="model kinds to search (default: tfidf,svm)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler and the models")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlbalance.tune import tune
+
+    if args.seed < 0:
+        raise DataError(f"--seed must be >= 0, got {args.seed}")
+    trials = args.trials if args.trials is not None or args.budget is not None else 20
+    progress = TqdmProgress()
+    started = time.perf_counter()
+
+    def on_trial(done: int, value: float | None, best: float | None, seconds: float) -> None:
+        info = {"best": f"{100 * best:.2f}" if best is not None else "-"}
+        if args.budget is not None:
+            info["left"] = f"{max(0.0, args.budget - seconds):.0f}s"
+        progress("trials", done, trials, **info)
+
+    try:
+        result = tune(
+            args.dataset,
+            Path(args.out),
+            data=args.data,
+            budget=args.budget,
+            trials=trials,
+            objective=args.objective,
+            models=[m.strip() for m in args.models.split(",") if m.strip()],
+            seed=args.seed,
+            progress=progress,
+            on_trial=on_trial,
+        )
+    finally:
+        progress.close()
+    print_tables([r for r in result.best.metrics if r["split"] == "test"])
+    print()
+    finished = sum(r["state"] == "complete" for r in result.trials)
+    print(
+        f"{len(result.trials)} trials ({finished} finished) in {time.perf_counter() - started:.1f} s; best "
+        f"validation {args.objective} F1 {100 * result.best_value:.2f}; run in {Path(args.out) / 'best'}, "
+        f"leaderboard in {Path(args.out) / 'tune.md'}",
+        file=sys.stderr,
+    )
+    return 0

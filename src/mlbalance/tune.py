@@ -1,0 +1,339 @@
+"""Choosing model × loss × thresholding per corpus on validation (Optuna; the extra ``mlbalance[tune]``).
+
+Each trial draws a configuration — the model kind (TF-IDF model or SVM), the loss preset and its key
+parameters (β of CB; μ, λ and κ of the rebalancing and NTR terms), learning rate, epochs and patience,
+``min_df`` and n-grams, C of the SVM, the thresholding method and ``at_least_one`` — trains it in memory
+and is scored on the **validation** split only (micro-F1, macro-F1 or their mean of the thresholded
+predictions); TF-IDF trials that trail the others after their first epochs are pruned (median rule).
+The study lives in ``OUT/study.db`` (SQLite), so an interrupted ``tune`` continues where it stopped.
+
+At the end ``OUT`` holds ``best/`` (the best configuration trained again as ``train`` would: a normal
+run directory), ``trials.csv`` (every trial: state, seconds, validation scores, settings), ``tune.md``
+(the leaderboard and the chosen settings) and, with the plots extra, ``plots/tune.png`` (validation score
+by trial, best so far).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlbalance.config import DataConfig, ThresholdConfig, TrainConfig
+from mlbalance.errors import ConfigError, MlbalanceError, RunError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mlbalance.data.corpus import Corpus
+    from mlbalance.progress import ProgressCallback
+    from mlbalance.runs import Run
+
+log = logging.getLogger(__name__)
+
+OBJECTIVES = ("micro", "macro", "mean")
+TUNABLE_MODELS = ("tfidf", "svm")
+THRESHOLDINGS = ("grid", "global-optimal", "per-label", "per-label-cv", "micromacro-cv")
+STUDY_FILE = "study.db"
+STUDY_NAME = "mlbalance-tune"
+#: losses whose weight is class-balanced (β) / that rebalance (μ) / that have the NTR term (λ, κ)
+CB_LOSSES = ("cb", "cb-ntr")
+REBALANCE_LOSSES = ("r-focal", "db-nofocal", "db")
+NTR_LOSSES = ("ntr-focal", "db-nofocal", "cb-ntr", "db")
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` returns.
+
+    Attributes:
+        best_params: the chosen trial's settings (Optuna's parameter names).
+        best_value: its validation objective.
+        config: the chosen :class:`~mlbalance.config.TrainConfig`.
+        best: the run of ``config`` trained again into ``OUT/best``.
+        trials: one row per trial (as in ``trials.csv``).
+        directory: ``OUT``.
+    """
+
+    best_params: dict[str, Any]
+    best_value: float
+    config: TrainConfig
+    best: Run
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    directory: Path | None = None
+
+
+def suggest_config(trial: optuna.Trial, data: DataConfig, models: Sequence[str], seed: int) -> TrainConfig:
+    """A training configuration drawn for ``trial`` (the search space of the module docstring)."""
+    from mlbalance.losses import ALL_LOSS_NAMES
+    from mlbalance.models.tfidf import DEFAULT_SGD_LR, SGD_LR
+
+    model = trial.suggest_categorical("model", list(models))
+    method = trial.suggest_categorical("threshold", list(THRESHOLDINGS))
+    at_least_one = trial.suggest_categorical("at_least_one", [False, True])
+    options: dict[str, Any] = {
+        "min_df": trial.suggest_int("min_df", 1, 3),
+        "ngram_range": (1, trial.suggest_int("ngram_max", 1, 2)),
+    }
+    loss = "db"  # what a TrainConfig of the SVM stores; the SVM takes no loss
+    if model == "svm":
+        options["C"] = trial.suggest_float("C", 0.03, 30.0, log=True)
+    else:
+        loss = trial.suggest_categorical("loss", list(ALL_LOSS_NAMES))
+        scale = trial.suggest_float("lr_scale", 0.1, 10.0, log=True)
+        options["lr"] = SGD_LR.get(loss, DEFAULT_SGD_LR) * scale
+        options["max_epochs"] = trial.suggest_int("max_epochs", 10, 40)
+        options["patience"] = trial.suggest_int("patience", 3, 8)
+        loss_options: dict[str, Any] = {}
+        if loss in CB_LOSSES:
+            loss_options["cb_beta"] = trial.suggest_categorical("cb_beta", [0.9, 0.99, 0.999])
+        if loss in REBALANCE_LOSSES:
+            loss_options["mu"] = trial.suggest_float("mu", 0.05, 0.9, log=True)
+        if loss in NTR_LOSSES:
+            loss_options["ntr_lambda"] = trial.suggest_float("ntr_lambda", 0.5, 5.0, log=True)
+            loss_options["ntr_kappa"] = trial.suggest_float("ntr_kappa", 0.01, 0.2, log=True)
+        if loss_options:
+            options["loss_options"] = loss_options
+    return TrainConfig(
+        data=data,
+        model=model,
+        loss=loss,
+        seed=seed,
+        threshold=ThresholdConfig(method, at_least_one=at_least_one),
+        model_options=options,
+    )
+
+
+def validation_score(rows: Sequence[dict[str, Any]], objective: str) -> tuple[float, float, float]:
+    """``(objective value, micro-F1, macro-F1)`` of the validation split's ``total`` row."""
+    (row,) = [r for r in rows if r["split"] == "validation" and r["group"] == "total"]
+    micro, macro = float(row["micro_f1"]), float(row["macro_f1"])
+    value = {"micro": micro, "macro": macro, "mean": (micro + macro) / 2}[objective]
+    return value, micro, macro
+
+
+def tune(
+    corpus_or_source: Corpus | str | Path,
+    out: str | Path,
+    *,
+    data: str | Path | None = None,
+    budget: float | None = None,
+    trials: int | None = 20,
+    objective: str = "micro",
+    models: Sequence[str] = TUNABLE_MODELS,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    on_trial: Callable[[int, float | None, float | None, float], None] | None = None,
+) -> TuneResult:
+    """Search configurations on validation, then train the best into ``out/best`` (module docstring).
+
+    Args:
+        corpus_or_source: a corpus, a source name or a path (as for :func:`mlbalance.train`).
+        out: the tune folder (created; an earlier tune of the same corpus in it is continued).
+        data: the file or folder a named source reads.
+        budget: seconds of searching (None: no limit; at least one of ``budget`` and ``trials``).
+        trials: the number of trials the study should hold in all (None: until ``budget``).
+        objective: ``"micro"``, ``"macro"`` or ``"mean"`` validation F1.
+        models: model kinds to search over (of :data:`TUNABLE_MODELS`).
+        seed: seeds the sampler and every trial's model.
+        progress: told about the refit of the best configuration.
+        on_trial: told after each trial ``(trials done, this value or None, best value so far, seconds)``.
+
+    Raises:
+        ConfigError: a bad objective, model, budget or trial count; the tune extra is missing.
+        RunError: ``out`` holds a tune of another corpus or objective.
+    """
+    from mlbalance._extras import require_extra
+    from mlbalance.experiment import _corpus_and_data, load_data, train_config
+
+    require_extra("tune", "`mlbalance tune`")
+    import optuna
+
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"`objective` must be one of {OBJECTIVES}, got {objective!r}")
+    unknown = sorted(set(models) - set(TUNABLE_MODELS))
+    if not models or unknown:
+        raise ConfigError(f"`models` must be some of {TUNABLE_MODELS}, got {list(models)!r}")
+    if budget is None and trials is None:
+        raise ConfigError("give a `budget` (seconds) or a number of `trials`, or both")
+    if budget is not None and not budget > 0:
+        raise ConfigError(f"`budget` must be a number of seconds > 0, got {budget!r}")
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        raise ConfigError(f"`trials` must be an integer >= 1, got {trials!r}")
+    corpus, data_config = _corpus_and_data(corpus_or_source, data, None)
+    if corpus is None:
+        corpus = load_data(data_config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    identity = {"dataset": data_config.source, "data": data_config.data, "objective": objective,
+                "models": sorted(models), "seed": seed}  # fmt: skip
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        storage=f"sqlite:///{(out / STUDY_FILE).resolve()}",
+        load_if_exists=True,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
+    )
+    stored = study.user_attrs.get("identity")
+    if stored is None:
+        study.set_user_attr("identity", identity)
+    elif stored != identity:
+        raise RunError(
+            f"{out} holds a tune of another setting ({json.dumps(stored, sort_keys=True)}); "
+            "choose another folder"
+        )
+
+    def run_trial(trial: optuna.Trial) -> float:
+        config = suggest_config(trial, data_config, models, seed)
+        start = time.perf_counter()
+
+        def prune(stage: str, done: int, total: int | None, **info: Any) -> None:
+            if stage == "train" and "val_micro_f1" in info:
+                trial.report(float(info["val_micro_f1"]), step=done)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        run = train_config(config, None, corpus=corpus, progress=prune)
+        value, micro, macro = validation_score(run.metrics, objective)
+        trial.set_user_attr("val_micro_f1", micro)
+        trial.set_user_attr("val_macro_f1", macro)
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        return value
+
+    done_before = len(study.trials)
+    remaining = None if trials is None else max(0, trials - done_before)
+    started = time.perf_counter()
+
+    def tell(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if on_trial is not None:
+            best = _best_value(study)
+            on_trial(len(study.trials), trial.value, best, time.perf_counter() - started)
+
+    if remaining != 0:
+        study.optimize(
+            run_trial, n_trials=remaining, timeout=budget, catch=(MlbalanceError,), callbacks=[tell]
+        )
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise RunError(f"no trial of the tune in {out} finished; give it more time (--budget) or trials")
+    best_trial = study.best_trial
+    config = suggest_config(optuna.trial.FixedTrial(best_trial.params), data_config, models, seed)
+    best = train_config(config, out / "best", corpus=corpus, overwrite=True, progress=progress)
+    rows = trial_rows(study)
+    _write_results(out, rows, best_trial, best, objective)
+    return TuneResult(
+        best_params=dict(best_trial.params),
+        best_value=float(best_trial.value),
+        config=config,
+        best=best,
+        trials=rows,
+        directory=out,
+    )
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    try:
+        return float(study.best_value)
+    except ValueError:  # no trial finished yet
+        return None
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per trial: number, state, objective, validation micro/macro-F1, seconds, settings."""
+    names = sorted({name for t in study.trials for name in t.params})
+    rows = []
+    for t in study.trials:
+        row: dict[str, Any] = {
+            "trial": t.number,
+            "state": t.state.name.lower(),
+            "objective": t.value,
+            "val_micro_f1": t.user_attrs.get("val_micro_f1"),
+            "val_macro_f1": t.user_attrs.get("val_macro_f1"),
+            "seconds": t.user_attrs.get("seconds"),
+        }
+        row.update({name: t.params.get(name) for name in names})
+        rows.append(row)
+    return rows
+
+
+def _write_results(
+    out: Path, rows: list[dict[str, Any]], best_trial: optuna.trial.FrozenTrial, best: Run, objective: str
+) -> None:
+    from mlbalance._atomic import atomic_write_text
+    from mlbalance._extras import has_extra
+    from mlbalance.evaluation.report import table2_markdown
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "trials.csv", buffer.getvalue())
+
+    finished = sorted((r for r in rows if r["state"] == "complete"), key=lambda r: -r["objective"])
+    states = {state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")}
+    lines = [
+        f"# Tune: {objective} validation F1",
+        "",
+        f"{len(rows)} trials: {states['complete']} finished, {states['pruned']} pruned, "
+        f"{states['fail']} failed. Scored on the validation split only; `best/` is the chosen "
+        "configuration trained again.",
+        "",
+        "## Chosen settings",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in sorted(best_trial.params.items())),
+        "",
+        "## Leaderboard (best 10)",
+        "",
+        "| trial | objective | val micro-F1 | val macro-F1 | model | loss | thresholding | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in finished[:10]:
+        loss = r.get("loss") if r.get("model") != "svm" else "-"
+        lines.append(
+            f"| {r['trial']} | {100 * r['objective']:.2f} | {100 * r['val_micro_f1']:.2f} | "
+            f"{100 * r['val_macro_f1']:.2f} | {r.get('model')} | {loss} | {r.get('threshold')}"
+            f"{' + at-least-one' if r.get('at_least_one') else ''} | {r['seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        "## The chosen configuration on the test split (`best/`)",
+        "",
+        table2_markdown([r for r in best.metrics if r["split"] == "test"]).rstrip(),
+        "",
+    ]
+    if has_extra("plots"):
+        from mlbalance.runs import save_figure
+
+        save_figure(_trials_figure(rows, objective), out / "plots" / "tune.png")
+        lines += ["![validation score by trial](plots/tune.png)", ""]
+    atomic_write_text(out / "tune.md", "\n".join(lines))
+
+
+def _trials_figure(rows: list[dict[str, Any]], objective: str) -> Any:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 3.6))
+    ax = figure.subplots()
+    done = [(r["trial"], r["objective"]) for r in rows if r["state"] == "complete"]
+    if done:
+        xs, ys = zip(*done)
+        best, running = [], float("-inf")
+        for y in ys:
+            running = max(running, y)
+            best.append(running)
+        ax.scatter(xs, [100 * y for y in ys], s=14, label="trial")
+        ax.step(xs, [100 * b for b in best], where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {objective} F1 (%)")
+    ax.legend(loc="lower right")
+    return figure

@@ -1,0 +1,88 @@
+"""``tune``: trials scored on validation, the best trained again into OUT/best, resumable study."""
+
+import csv
+import json
+
+import pytest
+
+from mlbalance.errors import ConfigError, RunError
+
+optuna = pytest.importorskip("optuna", reason="the tune extra is not installed")
+
+
+def read_trials(out):
+    with (out / "trials.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tune_picks_the_best_validation_trial_and_resumes(tmp_path):
+    from mlbalance import load_run
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    seen = []
+    result = tune("synthetic:tiny", out, trials=5, on_trial=lambda *a: seen.append(a))
+    rows = read_trials(out)
+    assert [int(r["trial"]) for r in rows] == [0, 1, 2, 3, 4] and [a[0] for a in seen] == [1, 2, 3, 4, 5]
+    finished = [r for r in rows if r["state"] == "complete"]
+    best_row = max(finished, key=lambda r: float(r["objective"]))
+    assert result.best_value == pytest.approx(float(best_row["objective"]))
+    assert seen[-1][2] == pytest.approx(result.best_value)  # best so far, as the progress bar shows
+    best = load_run(out / "best")  # a normal run directory
+    assert best.config["model"] == best_row["model"]
+    assert best.config["threshold"]["method"] == best_row["threshold"]
+    (val,) = [r for r in best.metrics if r["split"] == "validation" and r["group"] == "total"]
+    assert val["micro_f1"] == pytest.approx(result.best_value)  # chosen on validation, refit identical
+    md = (out / "tune.md").read_text()
+    assert "## Chosen settings" in md and "## Leaderboard" in md and (out / "plots" / "tune.png").is_file()
+
+    again = tune("synthetic:tiny", out, trials=7)  # continues the study: two more trials
+    rows_again = read_trials(out)
+    assert len(rows_again) == 7 and rows_again[:5] == rows
+    assert again.best_value >= result.best_value
+
+
+def test_tune_refuses_another_setting_in_the_same_folder_and_bad_arguments(tmp_path):
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    tune("synthetic:tiny", out, trials=1, models=["svm"])
+    with pytest.raises(RunError, match="holds a tune of another setting"):
+        tune("synthetic:tiny", out, trials=2, models=["svm"], objective="macro")
+    for kwargs, message in (
+        ({"objective": "f1"}, "`objective` must be one of"),
+        ({"models": ["transformer"]}, "`models` must be some of"),
+        ({"budget": None, "trials": None}, "give a `budget`"),
+        ({"budget": -1}, "`budget` must be a number of seconds > 0"),
+        ({"trials": 0}, "`trials` must be an integer >= 1"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            tune("synthetic:tiny", tmp_path / "other", **kwargs)
+
+
+def test_svm_trials_store_no_loss_and_tfidf_trials_their_loss_options():
+    from mlbalance.config import DataConfig
+    from mlbalance.tune import suggest_config
+
+    data = DataConfig("synthetic:tiny")
+    fixed = {"model": "svm", "threshold": "grid", "at_least_one": False, "min_df": 1, "ngram_max": 1, "C": 0.5}
+    svm = suggest_config(optuna.trial.FixedTrial(fixed), data, ["svm"], 0)
+    assert svm.model == "svm" and svm.model_options == {"min_df": 1, "ngram_range": (1, 1), "C": 0.5}
+    params = {"model": "tfidf", "threshold": "per-label", "at_least_one": True, "min_df": 2, "ngram_max": 2,
+              "loss": "cb-ntr", "lr_scale": 1.0, "max_epochs": 12, "patience": 4, "cb_beta": 0.99,
+              "ntr_lambda": 2.0, "ntr_kappa": 0.05}  # fmt: skip
+    tfidf = suggest_config(optuna.trial.FixedTrial(params), data, ["tfidf"], 3)
+    assert tfidf.loss == "cb-ntr" and tfidf.seed == 3 and tfidf.threshold.at_least_one
+    assert tfidf.model_options["loss_options"] == {"cb_beta": 0.99, "ntr_lambda": 2.0, "ntr_kappa": 0.05}
+    assert tfidf.model_options["lr"] == 3000.0 and tfidf.model_options["ngram_range"] == (1, 2)
+
+
+def test_cli_tune(tmp_path, capsys):
+    from mlbalance.cli import main
+
+    out = tmp_path / "t"
+    args = ["tune", "--dataset", "synthetic:tiny", "--out", str(out), "--trials", "2", "--models", "svm"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "2 trials (2 finished)" in err and f"leaderboard in {out / 'tune.md'}" in err
+    assert json.loads((out / "best" / "config.json").read_text())["run"]["model"] == "svm"
