@@ -65,7 +65,8 @@ def test_svm_trials_store_no_loss_and_tfidf_trials_their_loss_options():
     from mlbalance.tune import suggest_config
 
     data = DataConfig("synthetic:tiny")
-    fixed = {"model": "svm", "threshold": "grid", "at_least_one": False, "min_df": 1, "ngram_max": 1, "C": 0.5}
+    fixed = {"model": "svm", "threshold": "grid", "at_least_one": False, "min_df": 1, "ngram_max": 1}
+    fixed["C"] = 0.5
     svm = suggest_config(optuna.trial.FixedTrial(fixed), data, ["svm"], 0)
     assert svm.model == "svm" and svm.model_options == {"min_df": 1, "ngram_range": (1, 1), "C": 0.5}
     params = {"model": "tfidf", "threshold": "per-label", "at_least_one": True, "min_df": 2, "ngram_max": 2,
