@@ -87,3 +87,15 @@ def test_cli_tune(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 trials (2 finished)" in err and f"leaderboard in {out / 'tune.md'}" in err
     assert json.loads((out / "best" / "config.json").read_text())["run"]["model"] == "svm"
+
+
+def test_trials_that_trail_after_their_first_epochs_are_pruned(tmp_path):
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    tune("synthetic:tiny", out, trials=7, models=["tfidf"], objective="mean")
+    rows = read_trials(out)
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    assert pruned, rows  # the seeded search prunes trials 5 and 6 here
+    for r in pruned:
+        assert r["objective"] == "" and int(r["pruned_after"]) >= 3 and r["val_micro_f1"] == ""

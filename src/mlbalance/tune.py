@@ -247,14 +247,24 @@ def _best_value(study: optuna.Study) -> float | None:
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    """One row per trial: number, state, objective, validation micro/macro-F1, seconds, settings."""
+    """One row per trial: number, state, objective, validation micro/macro-F1, seconds, settings.
+
+    A pruned trial has no objective; ``pruned_after`` holds the epoch it was stopped after and
+    ``pruned_val_micro_f1`` its validation micro-F1 then.
+    """
+    import optuna
+
     names = sorted({name for t in study.trials for name in t.params})
     rows = []
     for t in study.trials:
+        pruned = t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values
+        last = max(t.intermediate_values) if pruned else None
         row: dict[str, Any] = {
             "trial": t.number,
             "state": t.state.name.lower(),
-            "objective": t.value,
+            "objective": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
+            "pruned_after": last,
+            "pruned_val_micro_f1": t.intermediate_values[last] if pruned else None,
             "val_micro_f1": t.user_attrs.get("val_micro_f1"),
             "val_macro_f1": t.user_attrs.get("val_macro_f1"),
             "seconds": t.user_attrs.get("seconds"),
