@@ -99,3 +99,35 @@ def test_trials_that_trail_after_their_first_epochs_are_pruned(tmp_path):
     assert pruned, rows  # the seeded search prunes trials 5 and 6 here
     for r in pruned:
         assert r["objective"] == "" and int(r["pruned_after"]) >= 3 and r["val_micro_f1"] == ""
+
+
+def test_a_killed_tune_keeps_its_finished_trials_and_continues(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "tune"
+    args = [sys.executable, "-m", "mlbalance", "tune", "--dataset", "synthetic:tiny", "--out", str(out),
+            "--models", "tfidf", "--trials", "40"]  # fmt: skip
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finished():
+        if not (out / "study.db").exists():
+            return []
+        study = optuna.load_study(study_name="mlbalance-tune", storage=f"sqlite:///{out / 'study.db'}")
+        return [t.number for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+    deadline = time.monotonic() + 120
+    while len(finished()) < 2:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = finished()
+    assert not (out / "best").exists()  # killed before the end: no best/ yet, nothing half-written
+    from mlbalance.tune import tune
+
+    result = tune("synthetic:tiny", out, trials=len(kept) + 3, models=["tfidf"])
+    assert set(kept) <= set(finished()) and (out / "best" / "COMPLETE").is_file()
+    assert len(result.trials) >= len(kept) + 2  # the new trials were added to the old study

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,9 +175,15 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     identity = {"dataset": data_config.source, "data": data_config.data, "objective": objective,
                 "models": sorted(models), "seed": seed}  # fmt: skip
+    # heartbeats: a trial left "running" by a killed tune is marked failed when the tune is rerun
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{(out / STUDY_FILE).resolve()}", heartbeat_interval=10, grace_period=30
+        )
     study = optuna.create_study(
         study_name=STUDY_NAME,
-        storage=f"sqlite:///{(out / STUDY_FILE).resolve()}",
+        storage=storage,
         load_if_exists=True,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
