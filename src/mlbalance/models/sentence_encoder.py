@@ -168,12 +168,13 @@ class SentenceEncoder:
             import torch
             from transformers import AutoModel, AutoTokenizer
 
-            from mlbalance.models.transformer import resolve_encoder
+            from mlbalance.models.transformer import no_loading_bars, resolve_encoder
 
             path, local_only = resolve_encoder(self.encoder)
             try:
                 tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
-                model = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
+                with no_loading_bars():
+                    model = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot load encoder {self.encoder!r} from {path!r}: {exc}") from exc
             model.eval()

@@ -36,7 +36,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
@@ -125,6 +125,21 @@ class TransformerSettings:
     seed: int
     head_lr: float | None = None
     bias_init: str = "prior"
+
+
+@contextlib.contextmanager
+def no_loading_bars() -> Iterator[None]:
+    """Hugging Face's own "Loading weights" progress bars off while a checkpoint loads (the library
+    prints nothing itself; the CLI draws progress)."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_encoder(encoder: str) -> tuple[str, bool]:
@@ -423,7 +438,8 @@ class TransformerClassifier(Classifier):
         path, local_only = resolve_encoder(self.encoder)
         tokenizer = self._load_tokenizer(path, local_only)
         try:
-            encoder = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
+            with no_loading_bars():
+                encoder = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load encoder {self.encoder!r} from {path!r}: {exc}") from exc
         from mlbalance.models.sentence_encoder import checkpoint_pooling
