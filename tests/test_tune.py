@@ -107,6 +107,8 @@ def test_a_killed_tune_keeps_its_finished_trials_and_continues(tmp_path):
     import sys
     import time
 
+    import sqlalchemy.exc
+
     out = tmp_path / "tune"
     args = [sys.executable, "-m", "mlbalance", "tune", "--dataset", "synthetic:tiny", "--out", str(out),
             "--models", "tfidf", "--trials", "40"]  # fmt: skip
@@ -115,7 +117,10 @@ def test_a_killed_tune_keeps_its_finished_trials_and_continues(tmp_path):
     def finished():
         if not (out / "study.db").exists():
             return []
-        study = optuna.load_study(study_name="mlbalance-tune", storage=f"sqlite:///{out / 'study.db'}")
+        try:
+            study = optuna.load_study(study_name="mlbalance-tune", storage=f"sqlite:///{out / 'study.db'}")
+        except (KeyError, sqlalchemy.exc.OperationalError):  # not yet written / locked by the writer
+            return []
         return [t.number for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
 
     deadline = time.monotonic() + 120
