@@ -55,6 +55,7 @@ def test_tune_refuses_another_setting_in_the_same_folder_and_bad_arguments(tmp_p
         ({"budget": None, "trials": None}, "give a `budget`"),
         ({"budget": -1}, "`budget` must be a number of seconds > 0"),
         ({"trials": 0}, "`trials` must be an integer >= 1"),
+        ({"thresholds": ["top-k"]}, "`thresholds` must be some of"),
     ):
         with pytest.raises(ConfigError, match=message):
             tune("synthetic:tiny", tmp_path / "other", **kwargs)
@@ -136,3 +137,13 @@ def test_a_killed_tune_keeps_its_finished_trials_and_continues(tmp_path):
     result = tune("synthetic:tiny", out, trials=len(kept) + 3, models=["tfidf"])
     assert set(kept) <= set(finished()) and (out / "best" / "COMPLETE").is_file()
     assert len(result.trials) >= len(kept) + 2  # the new trials were added to the old study
+
+
+def test_the_thresholdings_searched_can_be_restricted(tmp_path):
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    tune("synthetic:tiny", out, trials=4, models=["svm"], thresholds=["per-label-cv", "micromacro-cv"])
+    assert {r["threshold"] for r in read_trials(out)} <= {"per-label-cv", "micromacro-cv"}
+    with pytest.raises(RunError, match="holds a tune of another setting"):
+        tune("synthetic:tiny", out, trials=5, models=["svm"])  # all five thresholdings: another search

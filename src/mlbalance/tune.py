@@ -70,13 +70,19 @@ class TuneResult:
     directory: Path | None = None
 
 
-def suggest_config(trial: optuna.Trial, data: DataConfig, models: Sequence[str], seed: int) -> TrainConfig:
+def suggest_config(
+    trial: optuna.Trial,
+    data: DataConfig,
+    models: Sequence[str],
+    seed: int,
+    thresholds: Sequence[str] = THRESHOLDINGS,
+) -> TrainConfig:
     """A training configuration drawn for ``trial`` (the search space of the module docstring)."""
     from mlbalance.losses import ALL_LOSS_NAMES
     from mlbalance.models.tfidf import DEFAULT_SGD_LR, SGD_LR
 
     model = trial.suggest_categorical("model", list(models))
-    method = trial.suggest_categorical("threshold", list(THRESHOLDINGS))
+    method = trial.suggest_categorical("threshold", list(thresholds))
     at_least_one = trial.suggest_categorical("at_least_one", [False, True])
     options: dict[str, Any] = {
         "min_df": trial.suggest_int("min_df", 1, 3),
@@ -128,6 +134,7 @@ def tune(
     trials: int | None = 20,
     objective: str = "micro",
     models: Sequence[str] = TUNABLE_MODELS,
+    thresholds: Sequence[str] = THRESHOLDINGS,
     seed: int = 0,
     progress: ProgressCallback | None = None,
     on_trial: Callable[[int, float | None, float | None, float], None] | None = None,
@@ -142,6 +149,8 @@ def tune(
         trials: the number of trials the study should hold in all (None: until ``budget``).
         objective: ``"micro"``, ``"macro"`` or ``"mean"`` validation F1.
         models: model kinds to search over (of :data:`TUNABLE_MODELS`).
+        thresholds: thresholding methods to search over (of :data:`THRESHOLDINGS`); the cross-fitted
+            ``per-label-cv`` and ``micromacro-cv`` fit the validation split less than ``per-label``.
         seed: seeds the sampler and every trial's model.
         progress: told about the refit of the best configuration.
         on_trial: told after each trial ``(trials done, this value or None, best value so far, seconds)``.
@@ -161,6 +170,9 @@ def tune(
     unknown = sorted(set(models) - set(TUNABLE_MODELS))
     if not models or unknown:
         raise ConfigError(f"`models` must be some of {TUNABLE_MODELS}, got {list(models)!r}")
+    unknown = sorted(set(thresholds) - set(THRESHOLDINGS))
+    if not thresholds or unknown:
+        raise ConfigError(f"`thresholds` must be some of {THRESHOLDINGS}, got {list(thresholds)!r}")
     if budget is None and trials is None:
         raise ConfigError("give a `budget` (seconds) or a number of `trials`, or both")
     if budget is not None and not budget > 0:
@@ -174,7 +186,7 @@ def tune(
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     identity = {"dataset": data_config.source, "data": data_config.data, "objective": objective,
-                "models": sorted(models), "seed": seed}  # fmt: skip
+                "models": sorted(models), "thresholds": sorted(thresholds), "seed": seed}  # fmt: skip
     # heartbeats: a trial left "running" by a killed tune is marked failed when the tune is rerun
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -199,7 +211,7 @@ def tune(
         )
 
     def run_trial(trial: optuna.Trial) -> float:
-        config = suggest_config(trial, data_config, models, seed)
+        config = suggest_config(trial, data_config, models, seed, thresholds)
         start = time.perf_counter()
 
         def prune(stage: str, done: int, total: int | None, **info: Any) -> None:
@@ -232,7 +244,7 @@ def tune(
     if not complete:
         raise RunError(f"no trial of the tune in {out} finished; give it more time (--budget) or trials")
     best_trial = study.best_trial
-    config = suggest_config(optuna.trial.FixedTrial(best_trial.params), data_config, models, seed)
+    config = suggest_config(optuna.trial.FixedTrial(best_trial.params), data_config, models, seed, thresholds)
     best = train_config(config, out / "best", corpus=corpus, overwrite=True, progress=progress)
     rows = trial_rows(study)
     _write_results(out, rows, best_trial, best, objective)

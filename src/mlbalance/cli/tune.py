@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--objective", choices=("micro", "macro", "mean"), default="micro", help="validation F1 to maximise"
     )
     parser.add_argument("--models", default="tfidf,svm", help="model kinds to search (default: tfidf,svm)")
+    parser.add_argument(
+        "--thresholds",
+        default="grid,global-optimal,per-label,per-label-cv,micromacro-cv",
+        help="thresholding methods to search (default: all five)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampler and the models")
     parser.set_defaults(func=run)
 
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             trials=trials,
             objective=args.objective,
             models=[m.strip() for m in args.models.split(",") if m.strip()],
+            thresholds=[t.strip() for t in args.thresholds.split(",") if t.strip()],
             seed=args.seed,
             progress=progress,
             on_trial=on_trial,
