@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mlbalance.errors import DataError, MlbalanceError, RunError
-from mlbalance.predictions import chunks, guess_format, prediction_records, read_documents
+from mlbalance.predictions import guess_format, jsonl_records, read_documents
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +127,13 @@ class BlockPredictor:
         driver raises the first one in input order, as ``predict`` would.
         """
         lines: list[str] = []
-        names = self.run.labels
         try:
             for values in zip(*(blocks[key] for key in ("path", "start", "end", "first_line", "fmt"))):
                 path, start, end, first_line, fmt = values
                 block = Block(str(path), int(start), int(end), int(first_line), str(fmt))
-                for chunk in chunks(read_block(block), self.batch):
-                    ids = [doc_id for doc_id, _ in chunk]
-                    labels, scores = self.run.predict_with_scores([text for _, text in chunk])
-                    records = prediction_records(ids, labels, scores, names, self.top, self.all_scores)
-                    lines.extend(json.dumps(record, ensure_ascii=False) for record in records)
+                lines += jsonl_records(
+                    self.run, read_block(block), batch=self.batch, top=self.top, all_scores=self.all_scores
+                )
         except MlbalanceError as exc:
             return {"line": [""], "error": [json.dumps([type(exc).__name__, str(exc)])]}
         return {"line": lines, "error": [""] * len(lines)}

@@ -124,3 +124,28 @@ def input_files(name: str) -> list[str]:
     if not files:
         raise DataError(f"input folder {name} holds no files; expected JSONL or text shards")
     return files
+
+
+def jsonl_records(
+    run: Any,
+    docs: Iterator[tuple[str, str]],
+    *,
+    batch: int,
+    top: int,
+    all_scores: bool,
+    progress: Any = None,
+) -> Iterator[str]:
+    """The JSON line (without newline) of each ``(id, text)`` document, scored by ``run`` ``batch`` at a time.
+
+    ``run`` is a :class:`~mlbalance.runs.Run` (anything with ``labels`` and ``predict_with_scores``);
+    ``progress`` is passed to the scoring and told ``("predict", documents done, None)``.
+    """
+    done = 0
+    for chunk in chunks(docs, batch):
+        ids = [doc_id for doc_id, _ in chunk]
+        labels, scores = run.predict_with_scores([text for _, text in chunk], progress=progress)
+        for record in prediction_records(ids, labels, scores, run.labels, top, all_scores):
+            yield json.dumps(record, ensure_ascii=False)
+        done += len(chunk)
+        if progress is not None:
+            progress("predict", done, None)

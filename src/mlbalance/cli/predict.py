@@ -12,7 +12,6 @@ document per line. Output is JSONL, one object per document::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import warnings
@@ -24,7 +23,7 @@ from typing import IO, TYPE_CHECKING
 from mlbalance._extras import require_extra
 from mlbalance.cli._common import TqdmProgress
 from mlbalance.errors import DataError
-from mlbalance.predictions import chunks, guess_format, input_files, prediction_records, read_documents
+from mlbalance.predictions import guess_format, input_files, jsonl_records, read_documents
 
 if TYPE_CHECKING:
     from mlbalance.runs import Run
@@ -91,20 +90,14 @@ def _local_lines(
     run_: Run, args: argparse.Namespace, files: list[str], progress: TqdmProgress
 ) -> Iterator[str]:
     """The JSONL records of ``files``, scored in this process."""
-    names = run_.labels
-    count = 0
     for name in files:
         source = "stdin" if name == "-" else name
         try:
             with _open_input(name) as handle:
                 docs = read_documents(iter(handle), source, guess_format(name, args.format))
-                for chunk in chunks(docs, args.batch):
-                    ids = [doc_id for doc_id, _ in chunk]
-                    labels, scores = run_.predict_with_scores([text for _, text in chunk], progress=progress)
-                    for record in prediction_records(ids, labels, scores, names, args.top, args.all_scores):
-                        yield json.dumps(record, ensure_ascii=False)
-                    count += len(chunk)
-                    progress("predict", count, None)
+                yield from jsonl_records(
+                    run_, docs, batch=args.batch, top=args.top, all_scores=args.all_scores, progress=progress
+                )
         except UnicodeDecodeError as exc:
             raise DataError(f"{source} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
 
