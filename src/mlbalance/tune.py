@@ -42,6 +42,7 @@ OBJECTIVES = ("micro", "macro", "mean")
 TUNABLE_MODELS = ("tfidf", "svm")
 THRESHOLDINGS = ("grid", "global-optimal", "per-label", "per-label-cv", "micromacro-cv")
 STUDY_FILE = "study.db"
+STUDY_LOCK_FILE = ".study.lock"
 STUDY_NAME = "mlbalance-tune"
 #: losses whose weight is class-balanced (β) / that rebalance (μ) / that have the NTR term (λ, κ)
 CB_LOSSES = ("cb", "cb-ntr")
@@ -187,20 +188,24 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     identity = {"dataset": data_config.source, "data": data_config.data, "objective": objective,
                 "models": sorted(models), "thresholds": sorted(thresholds), "seed": seed}  # fmt: skip
-    # heartbeats: a trial left "running" by a killed tune is marked failed when the tune is rerun
-    with warnings.catch_warnings():
+    from filelock import FileLock
+
+    # Optuna creates the database's tables on first open; two processes doing so at once collide, so
+    # the opening is serialised (tunes sharing a folder then run side by side on one study).
+    # Heartbeats: a trial left "running" by a killed tune is marked failed when the tune is rerun.
+    with FileLock(out / STUDY_LOCK_FILE), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = optuna.storages.RDBStorage(
             f"sqlite:///{(out / STUDY_FILE).resolve()}", heartbeat_interval=10, grace_period=30
         )
-    study = optuna.create_study(
-        study_name=STUDY_NAME,
-        storage=storage,
-        load_if_exists=True,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
-    )
+        study = optuna.create_study(
+            study_name=STUDY_NAME,
+            storage=storage,
+            load_if_exists=True,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
+        )
     stored = study.user_attrs.get("identity")
     if stored is None:
         study.set_user_attr("identity", identity)
