@@ -74,7 +74,7 @@ def run_one(
     """
     from mlbalance.evaluation import evaluate, tune_thresholds, tune_thresholds_cv, tune_thresholds_micromacro
     from mlbalance.models.registry import build_model
-    from mlbalance.training import cross_fit
+    from mlbalance.out_of_fold import cross_fit
 
     corpus = corpus_for(seed, data)
     model = build_model(kind, **config)

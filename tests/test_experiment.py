@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import mlbalance
+from mlbalance.comparison import compare
 from mlbalance.errors import ConfigError, RunError
-from mlbalance.experiment import compare, reevaluate, train
+from mlbalance.experiment import reevaluate, train
 from mlbalance.runs import is_complete, load_run
 
 ROW_KEYS = {
@@ -106,7 +107,7 @@ def test_per_label_cv_fits_one_model_per_fold_and_tunes_on_their_scores(
     tmp_path, fake_tfidf, small_keyword_corpus, monkeypatch
 ):
     from mlbalance.evaluation import tune_thresholds_cv
-    from mlbalance.training import out_of_fold_scores
+    from mlbalance.out_of_fold import out_of_fold_scores
 
     fits = []
     real_fit = fake_tfidf.fit
@@ -152,7 +153,7 @@ def test_per_label_cv_fits_one_model_per_fold_and_tunes_on_their_scores(
 
 def test_train_with_micromacro_thresholds(tmp_path, fake_tfidf, small_keyword_corpus):
     from mlbalance.evaluation import tune_thresholds_micromacro
-    from mlbalance.training import fold_assignment, out_of_fold_scores
+    from mlbalance.out_of_fold import fold_assignment, out_of_fold_scores
 
     out = tmp_path / "run"
     run = train(small_keyword_corpus, out=out, threshold="micromacro-cv", cv_folds=2)

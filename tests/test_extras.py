@@ -33,7 +33,8 @@ def test_a_model_of_a_missing_extra_names_the_install_command(without):
 
 
 def test_training_without_the_plots_extra_writes_no_figures(tmp_path, without, fake_tfidf):
-    from mlbalance.experiment import compare, train
+    from mlbalance.comparison import compare
+    from mlbalance.experiment import train
 
     without("matplotlib")
     run = train("synthetic:tiny", model="tfidf", loss="db", out=tmp_path / "run")

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_compare_bce_and_db_on_reuters(tmp_path):
-    from mlbalance.experiment import compare
+    from mlbalance.comparison import compare
 
     out = tmp_path / "cmp"
     result = compare("reuters21578", data=ARCHIVE, losses="bce,db", svm=False, out=out)

@@ -11,14 +11,12 @@ import torch
 from sklearn.metrics import f1_score
 
 from mlbalance.errors import ConfigError, RunError
+from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1, macro_f1_at
 from mlbalance.training import (
-    PAPER_PROBABILITY_GRID,
     EarlyStopping,
     TrainingConfig,
-    best_global_micro_f1,
     get_rng_state,
     load_checkpoint,
-    macro_f1_at,
     run_training,
     set_rng_state,
 )

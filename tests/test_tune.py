@@ -104,11 +104,10 @@ def test_trials_that_trail_after_their_first_epochs_are_pruned(tmp_path):
 
 def test_a_killed_tune_keeps_its_finished_trials_and_continues(tmp_path):
     import signal
+    import sqlite3
     import subprocess
     import sys
     import time
-
-    import sqlite3
 
     out = tmp_path / "tune"
     args = [sys.executable, "-m", "mlbalance", "tune", "--dataset", "synthetic:tiny", "--out", str(out),

@@ -32,7 +32,7 @@ _LAZY: dict[str, str] = {
     "SvmClassifier": "mlbalance.models.svm",
     "TransformerClassifier": "mlbalance.models.transformer",
     # experiments and runs
-    "compare": "mlbalance.experiment",
+    "compare": "mlbalance.comparison",
     "train": "mlbalance.experiment",
     "load_run": "mlbalance.runs",
 }

@@ -30,15 +30,14 @@ from typing import Any, Literal, get_args
 
 from mlbalance._checks import check_choice
 from mlbalance.errors import ConfigError
+from mlbalance.evaluation.thresholds import METHODS, ThresholdMethod
 
 ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer", "embedding", "hybrid"]
 SvmBackend = Literal["liblinear", "sgd"]
-ThresholdMethod = Literal[
-    "grid", "global-optimal", "per-label", "top-k", "per-label-cv", "micromacro-cv", "fixed"
-]
 
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
-THRESHOLD_METHODS: tuple[str, ...] = get_args(ThresholdMethod)
+#: The thresholding methods (registered in :data:`mlbalance.evaluation.thresholds.METHOD_TABLE`).
+THRESHOLD_METHODS: tuple[str, ...] = METHODS
 SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
 #: The model kind of each SVM backend: one-vs-rest liblinear, or all labels at once (svm-sgd).
 SVM_KINDS: dict[str, str] = {"liblinear": "svm", "sgd": "svm-sgd"}

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from mlbalance._atomic import atomic_save
@@ -72,9 +71,6 @@ def checkpoint_interval() -> float:
         raise ConfigError(f"MLBALANCE_CHECKPOINT_EVERY_S must be a number of seconds >= 0, got {text!r}")
     return value
 CHECKPOINT_FORMAT = 1
-
-#: The paper's grid of global thresholds on probabilities: 0.40, 0.41, ..., 0.60.
-PAPER_PROBABILITY_GRID = np.round(np.arange(0.40, 0.6001, 0.01), 2)
 
 
 @dataclass(frozen=True)
@@ -230,86 +226,6 @@ def _as_tuple(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return tuple(_as_tuple(x) for x in obj)
     return obj
-
-
-def best_global_micro_f1(
-    scores: np.ndarray,
-    y_true: sp.spmatrix | np.ndarray,
-    grid: np.ndarray | None = None,
-    max_candidates: int = 4096,
-) -> tuple[float, float]:
-    """Micro-F1 at the best single threshold (``score >= t`` is positive), and that threshold.
-
-    Without ``grid`` the optimum is searched over the scores of the true positives (where the exact
-    optimum lies), thinned to ``max_candidates`` quantiles when there are more; with ``grid`` over
-    its values (e.g. :data:`PAPER_PROBABILITY_GRID`). One pass over the score matrix, no loop over
-    documents or labels.
-
-    Args:
-        scores: ``(n, C)`` scores.
-        y_true: ``(n, C)`` 0/1 labels, sparse or dense.
-        grid: candidate thresholds, or None for the data-driven search.
-        max_candidates: cap on the number of data-driven candidates.
-
-    Returns:
-        ``(micro_f1, threshold)``; ``(0.0, inf)`` when there is no true positive at all.
-    """
-    scores = np.asarray(scores)
-    y = sp.csr_matrix(y_true)
-    if y.shape != scores.shape:
-        raise ValueError(f"scores have shape {scores.shape} but labels have shape {y.shape}")
-    y = (y != 0).tocsr()
-    y.sort_indices()
-    rows = np.repeat(np.arange(y.shape[0]), np.diff(y.indptr))
-    pos = scores[rows, y.indices]
-    n_pos = pos.shape[0]
-    if grid is None:
-        if n_pos == 0:
-            return 0.0, float("inf")
-        candidates = np.unique(pos)
-        if candidates.shape[0] > max_candidates:
-            candidates = np.unique(np.quantile(pos, np.linspace(0.0, 1.0, max_candidates)))
-    else:
-        candidates = np.unique(np.asarray(grid, dtype=np.float64))
-    reported = candidates
-    candidates = candidates.astype(scores.dtype if scores.dtype.kind == "f" else np.float64)
-    # k-th candidate counts a score s as positive iff s >= candidates[k] iff searchsorted(.., "right") > k.
-    k = candidates.shape[0]
-    # In row chunks of ~4M scores: the int64 bin indices of a whole (docs × labels) matrix would be
-    # 8 bytes per score (728 MB for 5,000 × 18,211).
-    at_all = np.zeros(k + 1, dtype=np.int64)
-    step = max(1, (1 << 22) // max(1, scores.shape[1]))
-    for start in range(0, scores.shape[0], step):
-        chunk = scores[start : start + step].ravel()
-        at_all += np.bincount(np.searchsorted(candidates, chunk, side="right"), minlength=k + 1)
-    at_pos = np.bincount(np.searchsorted(candidates, pos, side="right"), minlength=k + 1)
-    predicted = np.cumsum(at_all[::-1])[::-1][1:]
-    true_pos = np.cumsum(at_pos[::-1])[::-1][1:]
-    denom = predicted + n_pos
-    f1 = np.divide(2.0 * true_pos, denom, out=np.zeros(k, dtype=np.float64), where=denom > 0)
-    best = int(np.argmax(f1))
-    return float(f1[best]), float(reported[best])
-
-
-def macro_f1_at(scores: np.ndarray, y_true: sp.spmatrix | np.ndarray, threshold: float) -> float:
-    """Macro-F1 over all labels (a label with no true and no predicted positive counts 0) at one
-    global threshold (``score >= threshold`` is positive), in row chunks of the score matrix."""
-    scores = np.asarray(scores)
-    y = (sp.csr_matrix(y_true) != 0).tocsr()
-    if y.shape != scores.shape:
-        raise ValueError(f"scores have shape {scores.shape} but labels have shape {y.shape}")
-    n_labels = scores.shape[1]
-    if n_labels == 0:
-        return 0.0
-    rows = np.repeat(np.arange(y.shape[0]), np.diff(y.indptr))
-    t = np.asarray(threshold, dtype=scores.dtype if scores.dtype.kind == "f" else np.float64)
-    tp = np.bincount(y.indices[scores[rows, y.indices] >= t], minlength=n_labels)
-    predicted = np.zeros(n_labels, dtype=np.int64)
-    step = max(1, (1 << 22) // n_labels)
-    for start in range(0, scores.shape[0], step):
-        predicted += (scores[start : start + step] >= t).sum(axis=0)
-    denom = predicted + np.bincount(y.indices, minlength=n_labels)
-    return float(np.divide(2.0 * tp, denom, out=np.zeros(n_labels), where=denom > 0).mean())
 
 
 def run_training(
@@ -491,85 +407,3 @@ def _plain(obj: Any) -> Any:
     return copy.copy(obj)
 
 
-def fold_assignment(n: int, folds: int, seed: int = 0) -> np.ndarray:
-    """The fold (``0 .. folds-1``) of each of ``n`` documents, as :func:`cross_fit` uses them:
-    a seeded random permutation dealt round-robin, so fold sizes differ by at most one."""
-    return np.random.default_rng(seed).permutation(n) % folds
-
-
-@dataclass(frozen=True)
-class CrossFit:
-    """What :func:`cross_fit` returns.
-
-    Attributes:
-        scores: float32 ``(n_train, n_labels)`` out-of-fold scores, rows in training order.
-        folds: ``(n_train,)`` the fold of each training document (:func:`fold_assignment`).
-        validation_medians: float64 ``(folds, n_labels)``: each fold model's median score of each label
-            over the validation documents; None when not asked for or without validation documents.
-            Beside the final model's medians they tell how far a label's score scale moved between
-            a fold model and the final one (``micromacro-cv`` uses them).
-    """
-
-    scores: np.ndarray
-    folds: np.ndarray
-    validation_medians: np.ndarray | None
-
-
-def cross_fit(
-    build: Callable[[], Any],
-    corpus: Any,
-    folds: int = 3,
-    seed: int = 0,
-    progress: ProgressCallback | None = None,
-    *,
-    validation_medians: bool = True,
-) -> CrossFit:
-    """Scores of every training document from a model that did not train on it (k-fold).
-
-    What per-label thresholds need when labels have few validation positives: the training split has
-    several times more (LibMultiLabel's thresholding tunes on exactly these). Each fold's model keeps
-    the corpus's label space (columns line up) and its validation split.
-
-    Args:
-        build: returns a new, unfitted classifier (e.g. ``lambda: build_model("svm")``).
-        corpus: the :class:`~mlbalance.data.corpus.Corpus`; only its training split is folded.
-        folds: number of folds (>= 2).
-        seed: seeds the assignment of documents to folds.
-        progress: told ``("cross-validation", fold, folds)`` after each fold.
-        validation_medians: also score the validation documents with each fold's model and keep the
-            per-label medians (:class:`CrossFit`).
-
-    Raises:
-        ConfigError: ``folds`` below 2 or above the number of training documents.
-    """
-    import dataclasses
-
-    check_int("folds", folds, minimum=2)
-    progress = progress or no_progress
-    n = len(corpus.train)
-    if n < folds:
-        raise ConfigError(f"`folds` must not exceed the {n} training documents, got {folds}")
-    assignment = fold_assignment(n, folds, seed)
-    n_labels = len(corpus.label_space)
-    out = np.empty((n, n_labels), dtype=np.float32)
-    medians = np.empty((folds, n_labels)) if validation_medians and len(corpus.validation) else None
-    for k in range(folds):
-        held_out = np.flatnonzero(assignment == k)
-        sub = dataclasses.replace(corpus, train=corpus.train.subset(np.flatnonzero(assignment != k)))
-        model = build().fit(sub)
-        out[held_out] = model.scores([corpus.train.texts[i] for i in held_out])
-        if medians is not None:
-            medians[k] = np.median(model.scores(corpus.validation.texts), axis=0)
-        progress("cross-validation", k + 1, folds)
-    return CrossFit(out, assignment, medians)
-
-
-def out_of_fold_scores(
-    build: Callable[[], Any],
-    corpus: Any,
-    folds: int = 3,
-    seed: int = 0,
-    progress: ProgressCallback | None = None,
-) -> np.ndarray:
-    """The out-of-fold training scores of :func:`cross_fit` alone: float32 ``(n_train, n_labels)``."""
-    return cross_fit(build, corpus, folds, seed, progress, validation_medians=False).scores

@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import Thresholds, tune_thresholds, tune_thresholds_micromacro
 from mlbalance.evaluation.thresholds import NEVER
-from mlbalance.training import fold_assignment
+from mlbalance.out_of_fold import fold_assignment
 
 from .helpers import make_data
 

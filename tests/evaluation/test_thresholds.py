@@ -14,7 +14,8 @@ from sklearn.metrics import f1_score
 
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import PAPER_GRIDS, Thresholds, tune_thresholds
-from mlbalance.evaluation.thresholds import _top_k_indices, global_optimal_threshold
+from mlbalance.evaluation.thresholding.global_optimal import global_optimal_threshold
+from mlbalance.evaluation.thresholds import _top_k_indices
 
 from .helpers import make_data
 
@@ -83,7 +84,7 @@ def test_global_optimal_pruned_search_is_exact_when_search_grows(caplog):
     y = (rng.random((300, 40)) < 0.02).astype(np.int8)
     s = rng.random((300, 40)).astype(np.float32)
     s[y == 1] = rng.uniform(0.3, 1.0, size=int(y.sum()))
-    with caplog.at_level(logging.DEBUG, logger="mlbalance.evaluation.thresholds"):
+    with caplog.at_level(logging.DEBUG, logger="mlbalance.evaluation.thresholding.global_optimal"):
         value, f1 = global_optimal_threshold(s, sp.csr_matrix(y))
     rounds = [r for r in caplog.records if "candidate scores" in r.getMessage()]
     assert len(rounds) >= 2  # the first candidate set was too small to prove the optimum

@@ -10,8 +10,8 @@ from sklearn.svm import LinearSVC
 
 from mlbalance.data.corpus import Corpus, LabelSpace
 from mlbalance.errors import ConfigError, RunError
+from mlbalance.evaluation.monitor import best_global_micro_f1
 from mlbalance.models.svm import NO_POSITIVE_SCORE, SvmClassifier
-from mlbalance.training import best_global_micro_f1
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_scores_before_fit():
 
 
 def test_out_of_fold_scores_come_from_models_that_did_not_see_the_document(corpus, fitted):
-    from mlbalance.training import out_of_fold_scores
+    from mlbalance.out_of_fold import out_of_fold_scores
 
     oof = out_of_fold_scores(SvmClassifier, corpus, folds=3, seed=0)
     in_sample = fitted.scores(corpus.train.texts)
@@ -95,7 +95,7 @@ def test_out_of_fold_scores_come_from_models_that_did_not_see_the_document(corpu
 def test_cross_fit_keeps_each_fold_models_validation_medians(corpus):
     import dataclasses
 
-    from mlbalance.training import cross_fit, fold_assignment, out_of_fold_scores
+    from mlbalance.out_of_fold import cross_fit, fold_assignment, out_of_fold_scores
 
     fits = cross_fit(SvmClassifier, corpus, folds=3, seed=1)
     np.testing.assert_array_equal(fits.scores, out_of_fold_scores(SvmClassifier, corpus, folds=3, seed=1))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.evaluation.monitor import best_global_micro_f1
 from mlbalance.models.tfidf import TfidfClassifier
-from mlbalance.training import best_global_micro_f1
 
 FAST = {"loss": "bce", "lr": 20.0, "max_epochs": 8, "patience": 3, "seed": 3}
 

@@ -68,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlbalance.comparison import compare_config
     from mlbalance.config import CompareConfig
-    from mlbalance.experiment import compare_config
 
     config = CompareConfig.from_mapping(settings_from(args, RUN_KEYS))
     progress = TqdmProgress()

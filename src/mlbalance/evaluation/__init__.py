@@ -17,7 +17,6 @@ from mlbalance.evaluation.metrics import (
     per_label_table,
     threshold_sweep,
 )
-from mlbalance.evaluation.micromacro import tune_thresholds_micromacro
 from mlbalance.evaluation.plots import plot_f1_by_group
 from mlbalance.evaluation.ranking import (
     RANKING_KEYS,
@@ -37,17 +36,18 @@ from mlbalance.evaluation.report import (
     table2_markdown,
     table3_markdown,
 )
-from mlbalance.evaluation.thresholds import (
-    FBR_CANDIDATES,
-    PAPER_GRIDS,
-    Thresholds,
+from mlbalance.evaluation.thresholding import (
+    get_thresholder,
     tune_thresholds,
     tune_thresholds_cv,
+    tune_thresholds_micromacro,
 )
+from mlbalance.evaluation.thresholds import FBR_CANDIDATES, METHODS, PAPER_GRIDS, Thresholds
 
 __all__ = [
     "FBR_CANDIDATES",
     "LABEL_GROUPS",
+    "METHODS",
     "PAPER_GRIDS",
     "PAPER_METHOD_NAMES",
     "PAPER_TABLE2",
@@ -57,6 +57,7 @@ __all__ = [
     "confused_pairs",
     "evaluate",
     "evaluate_predictions",
+    "get_thresholder",
     "label_subset_f1",
     "ndcg_at_k",
     "paper_method_name",

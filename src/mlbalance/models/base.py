@@ -40,6 +40,8 @@ class Classifier(BaseEstimator, ABC):
 
     name: ClassVar[str]
     score_kind: ClassVar[ScoreKind] = "probability"
+    #: Whether the model is trained with a loss preset (``loss``); the SVMs are not.
+    takes_loss: ClassVar[bool] = True
 
     label_space_: LabelSpace
     stats_: LabelStats

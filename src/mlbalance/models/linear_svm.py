@@ -91,6 +91,7 @@ class LinearSvmClassifier(Classifier):
 
     name: ClassVar[str] = "svm-sgd"
     score_kind: ClassVar[Literal["probability", "decision"]] = "decision"
+    takes_loss: ClassVar[bool] = False
 
     def __init__(
         self,

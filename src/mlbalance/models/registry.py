@@ -52,6 +52,11 @@ def model_class(kind: str) -> type[Classifier]:
     return getattr(module, class_name)
 
 
+def model_takes_loss(kind: str) -> bool:
+    """Whether model ``kind`` is trained with a loss preset (its class's ``takes_loss``)."""
+    return model_class(kind).takes_loss
+
+
 def model_parameters(kind: str) -> tuple[str, ...]:
     """The names of the constructor arguments of model ``kind``."""
     signature = inspect.signature(model_class(kind).__init__)

@@ -61,6 +61,7 @@ class SvmClassifier(Classifier):
 
     name: ClassVar[str] = "svm"
     score_kind: ClassVar[Literal["probability", "decision"]] = "decision"
+    takes_loss: ClassVar[bool] = False
 
     def __init__(
         self,

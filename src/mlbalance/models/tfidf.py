@@ -28,6 +28,7 @@ from torch import nn
 from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1, macro_f1_at
 from mlbalance.models.base import (
     Classifier,
     ProgressCallback,
@@ -37,13 +38,7 @@ from mlbalance.models.base import (
     write_model_json,
 )
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
-from mlbalance.training import (
-    PAPER_PROBABILITY_GRID,
-    TrainingConfig,
-    best_global_micro_f1,
-    macro_f1_at,
-    run_training,
-)
+from mlbalance.training import TrainingConfig, run_training
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus

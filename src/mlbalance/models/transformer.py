@@ -467,13 +467,9 @@ class TransformerClassifier(Classifier):
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
     ) -> TransformerClassifier:
+        from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1
         from mlbalance.losses import get_loss
-        from mlbalance.training import (
-            PAPER_PROBABILITY_GRID,
-            TrainingConfig,
-            best_global_micro_f1,
-            run_training,
-        )
+        from mlbalance.training import TrainingConfig, run_training
 
         progress = progress or no_progress
         if len(corpus.train) == 0:

@@ -30,24 +30,18 @@ Additions make it fit models other than a linear SVM (:func:`tune_thresholds_mic
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from mlbalance.errors import DataError
-from mlbalance.evaluation.thresholds import (
-    NEVER,
-    ScoreKind,
-    Thresholds,
-    cut_thresholds,
-    just_above_highest,
-    label_runs,
-    micro_f1_of,
-    oof_inputs,
-    within_rate_guard,
-)
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, with_micro_f1
+from mlbalance.evaluation.thresholding.per_label import cut_thresholds, label_runs
+from mlbalance.evaluation.thresholding.per_label_cv import just_above_highest, within_rate_guard
+from mlbalance.evaluation.thresholds import NEVER, ScoreKind, Thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +64,7 @@ def _unlink(values: np.ndarray, score_kind: ScoreKind) -> np.ndarray:
     return values if score_kind == "decision" else 1.0 / (1.0 + np.exp(-values))
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class _Cuts:
     """One fold's candidate cuts, grouped by label: label ``j``'s are ``[start[j], start[j + 1])``.
 
@@ -103,17 +97,8 @@ def _fold_cuts(s: np.ndarray, y: sp.csr_matrix) -> _Cuts:
     return _Cuts(start, tp[order], predicted[order], threshold[order], runs.support)
 
 
-def tune_thresholds_micromacro(
-    scores_oof: np.ndarray,
-    y_train: sp.spmatrix | np.ndarray,
-    folds: np.ndarray,
-    scores_val: np.ndarray,
-    y_val: sp.spmatrix | np.ndarray,
-    score_kind: ScoreKind = "probability",
-    *,
-    at_least_one: bool = False,
-    fold_validation_medians: np.ndarray | None = None,
-) -> Thresholds:
+@dataclass(frozen=True)
+class MicroMacroCV(Thresholder):
     """Per-label thresholds by LibMultiLabel's micro+macro cross-validation (method ``"micromacro-cv"``).
 
     Labels are taken most frequent first. In each fold of the training documents, the label's cut
@@ -138,91 +123,82 @@ def tune_thresholds_micromacro(
 
     Validation labels are not used for the thresholds, only for the reported validation micro-F1.
 
-    Args:
-        scores_oof: ``(n_train, C)`` out-of-fold scores (:func:`mlbalance.training.out_of_fold_scores`).
-        y_train: the training labels, same shape.
-        folds: ``(n_train,)`` the fold of each training document, as used for ``scores_oof``
-            (:func:`mlbalance.training.fold_assignment`).
-        scores_val: ``(n_val, C)`` validation scores of the final model.
-        y_val: the validation labels, same shape.
-        score_kind: ``"probability"`` or ``"decision"`` (stored with the thresholds).
-        at_least_one: a document with no label above threshold gets its top label.
-        fold_validation_medians: ``(n_folds, C)``, each fold model's per-label median score on the
-            validation documents, folds in the order of their ids
-            (:attr:`mlbalance.training.CrossFit.validation_medians`); None averages the cuts as
-            they are, as LibMultiLabel does.
-
-    Returns:
-        :class:`~mlbalance.evaluation.Thresholds` with method ``"micromacro-cv"``.
-
-    Raises:
-        ConfigError: a bad option value.
-        DataError: malformed scores, labels or folds.
+    The fold of each training document and (optionally) each fold model's per-label median
+    validation score come with the out-of-fold scores (:class:`OutOfFold`); without the medians the
+    cuts are averaged as they are, as LibMultiLabel does.
     """
-    s_oof, y_oof, s_val, y_v = oof_inputs(scores_oof, y_train, scores_val, y_val, score_kind, at_least_one)
-    fold_of = np.asarray(folds)
-    if fold_of.shape != (s_oof.shape[0],) or not np.issubdtype(fold_of.dtype, np.integer):
-        raise DataError(f"`folds` must be {s_oof.shape[0]} integers (one per training document)")
-    fold_ids = np.unique(fold_of)
-    if fold_ids.size < 2:
-        raise DataError(f"`folds` must name at least 2 folds, got {fold_ids.tolist()}")
 
-    n_labels = s_oof.shape[1]
-    shifts = _scale_shifts(fold_validation_medians, s_val, score_kind, fold_ids.size)
-    cuts = []
-    for k in fold_ids:
-        rows = np.flatnonzero(fold_of == k)
-        cuts.append(_fold_cuts(s_oof[rows], y_oof[rows]))
-    support = np.bincount(y_oof.indices, minlength=n_labels)
-    per_label = np.full(n_labels, np.nan)
-    tested = np.zeros(n_labels, dtype=bool)  # some fold trained on a positive and held one out
-    total = np.zeros(3)  # tp, fp, fn of the labels taken so far, summed over folds
-    for taken, j in enumerate(np.argsort(-support, kind="stable"), start=1):
-        counts = np.zeros(3)
-        chosen_folds, chosen = [], []
-        for k, c in enumerate(cuts):
-            a, b = c.start[j], c.start[j + 1]
-            tp = c.tp[a:b].astype(np.float64)
-            fp = c.predicted[a:b] - tp
-            fn = c.support[j] - tp
-            with np.errstate(divide="ignore", invalid="ignore"):
-                own = np.nan_to_num(2 * tp / (2 * tp + fp + fn)) / taken
-                micro_tp = tp + total[0]
-                micro = np.nan_to_num(2 * micro_tp / (2 * micro_tp + fp + fn + total[1] + total[2]))
-            best = int(np.argmax(own + micro))  # the first maximum: the cut predicting fewest
-            counts += (tp[best], fp[best], fn[best])
-            if support[j] - c.support[j] > 0:  # this fold's model saw the label
-                chosen_folds.append(k)
-                chosen.append(c.threshold[a + best])
-                tested[j] |= c.support[j] > 0
-        total += counts
-        if chosen and shifts is None:
-            per_label[j] = float(np.mean(chosen))
-        elif chosen:
-            moved = _link(np.asarray(chosen), score_kind) + shifts[chosen_folds, j]
-            per_label[j] = float(_unlink(np.mean(moved), score_kind))
+    name: ClassVar[str] = "micromacro-cv"
+    needs_oof: ClassVar[bool] = True
+    needs_fold_medians: ClassVar[bool] = True
 
-    train_rate = support / max(1, s_oof.shape[0])
-    fallback = just_above_highest(s_val)
-    no_cut = np.isnan(per_label)  # exactly the labels with no training positive
-    per_label = np.where(no_cut, NEVER, np.where(tested, per_label, np.maximum(per_label, fallback)))
-    keeps = within_rate_guard(per_label, s_val, train_rate) | no_cut
-    chosen_thr = Thresholds(
-        "micromacro-cv",
-        per_label=np.where(keeps, per_label, fallback),
-        score_kind=score_kind,
-        at_least_one=bool(at_least_one),
-    )
-    chosen_thr = dataclasses.replace(chosen_thr, validation_micro_f1=micro_f1_of(chosen_thr, s_val, y_v))
-    logger.info(
-        "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive, "
-        "%d with no cut tested on a positive",
-        int((~keeps).sum()),
-        keeps.size,
-        int(no_cut.sum()),
-        int((~tested & ~no_cut).sum()),
-    )
-    return chosen_thr
+    def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
+        assert oof is not None  # Thresholder.tune checked it
+        s_oof, y_oof, s_val, _y_v = oof.scores, oof.labels, val.scores, val.labels
+        at_least_one, folds, fold_validation_medians = self.at_least_one, oof.folds, oof.validation_medians
+        fold_of = np.asarray(folds)
+        if fold_of.shape != (s_oof.shape[0],) or not np.issubdtype(fold_of.dtype, np.integer):
+            raise DataError(f"`folds` must be {s_oof.shape[0]} integers (one per training document)")
+        fold_ids = np.unique(fold_of)
+        if fold_ids.size < 2:
+            raise DataError(f"`folds` must name at least 2 folds, got {fold_ids.tolist()}")
+
+        n_labels = s_oof.shape[1]
+        shifts = _scale_shifts(fold_validation_medians, s_val, score_kind, fold_ids.size)
+        cuts = []
+        for k in fold_ids:
+            rows = np.flatnonzero(fold_of == k)
+            cuts.append(_fold_cuts(s_oof[rows], y_oof[rows]))
+        support = np.bincount(y_oof.indices, minlength=n_labels)
+        per_label = np.full(n_labels, np.nan)
+        tested = np.zeros(n_labels, dtype=bool)  # some fold trained on a positive and held one out
+        total = np.zeros(3)  # tp, fp, fn of the labels taken so far, summed over folds
+        for taken, j in enumerate(np.argsort(-support, kind="stable"), start=1):
+            counts = np.zeros(3)
+            chosen_folds, chosen = [], []
+            for k, c in enumerate(cuts):
+                a, b = c.start[j], c.start[j + 1]
+                tp = c.tp[a:b].astype(np.float64)
+                fp = c.predicted[a:b] - tp
+                fn = c.support[j] - tp
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    own = np.nan_to_num(2 * tp / (2 * tp + fp + fn)) / taken
+                    micro_tp = tp + total[0]
+                    micro = np.nan_to_num(2 * micro_tp / (2 * micro_tp + fp + fn + total[1] + total[2]))
+                best = int(np.argmax(own + micro))  # the first maximum: the cut predicting fewest
+                counts += (tp[best], fp[best], fn[best])
+                if support[j] - c.support[j] > 0:  # this fold's model saw the label
+                    chosen_folds.append(k)
+                    chosen.append(c.threshold[a + best])
+                    tested[j] |= c.support[j] > 0
+            total += counts
+            if chosen and shifts is None:
+                per_label[j] = float(np.mean(chosen))
+            elif chosen:
+                moved = _link(np.asarray(chosen), score_kind) + shifts[chosen_folds, j]
+                per_label[j] = float(_unlink(np.mean(moved), score_kind))
+
+        train_rate = support / max(1, s_oof.shape[0])
+        fallback = just_above_highest(s_val)
+        no_cut = np.isnan(per_label)  # exactly the labels with no training positive
+        per_label = np.where(no_cut, NEVER, np.where(tested, per_label, np.maximum(per_label, fallback)))
+        keeps = within_rate_guard(per_label, s_val, train_rate) | no_cut
+        chosen_thr = Thresholds(
+            "micromacro-cv",
+            per_label=np.where(keeps, per_label, fallback),
+            score_kind=score_kind,
+            at_least_one=bool(at_least_one),
+        )
+        chosen_thr = with_micro_f1(chosen_thr, val)
+        logger.info(
+            "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive, "
+            "%d with no cut tested on a positive",
+            int((~keeps).sum()),
+            keeps.size,
+            int(no_cut.sum()),
+            int((~tested & ~no_cut).sum()),
+        )
+        return chosen_thr
 
 
 def _scale_shifts(

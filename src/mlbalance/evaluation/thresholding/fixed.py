@@ -1,0 +1,42 @@
+"""``"fixed"`` — one given threshold, no tuning.
+
+By default the decision point of the scores (:data:`~mlbalance.evaluation.thresholds.FIXED_DEFAULTS`:
+probability 0.5, decision value 0), where losses such as ZLPR put it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mlbalance.errors import ConfigError
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, with_micro_f1
+from mlbalance.evaluation.thresholds import FIXED_DEFAULTS, ScoreKind, Thresholds
+
+
+@dataclass(frozen=True)
+class Fixed(Thresholder):
+    """``value`` (None: the decision point of the score kind) for every label."""
+
+    name: ClassVar[str] = "fixed"
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.value is not None:
+            object.__setattr__(self, "value", _check_fixed_value(self.value))
+
+    def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
+        chosen = FIXED_DEFAULTS[score_kind] if self.value is None else self.value
+        return with_micro_f1(Thresholds("fixed", value=chosen, score_kind=score_kind), val)
+
+
+def _check_fixed_value(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigError(f"the fixed threshold must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ConfigError(f"the fixed threshold must be finite, got {value!r}")
+    return float(np.float32(value))  # exactly representable in float32 (module docstring)
