@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlbalance.data.corpus import Corpus, LabelSpace, Split
-from mlbalance.models.base import Classifier, no_progress
+from mlbalance.models.base import Classifier
 
 
 class KeywordClassifier(Classifier):
@@ -30,13 +30,10 @@ class KeywordClassifier(Classifier):
     def get_config(self):
         return {"loss": self.loss, "seed": self.seed, "max_epochs": self.max_epochs, "lr": self.lr}
 
-    def fit(self, corpus, *, progress=None, checkpoint_dir=None, resume=False):
-        (progress or no_progress)("fit", 1, 1)
-        self.label_space_ = corpus.label_space
-        self.stats_ = corpus.stats()
+    def _fit(self, corpus, progress, checkpoints, resume):
+        progress("fit", 1, 1)
         self.prior_ = (self.stats_.class_freq / max(self.stats_.n_train, 1)).astype(np.float32)
         self.history_ = [{"epoch": 1}]
-        return self
 
     def scores(self, texts, *, progress=None):
         names = self.label_space_.names

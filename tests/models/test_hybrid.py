@@ -11,6 +11,7 @@ import torch
 from transformer_fixtures import make_tiny_encoder, tiny_corpus
 
 from mlbalance.errors import ConfigError
+from mlbalance.models.features import TfidfConfig
 from mlbalance.models.hybrid import EmbeddingClassifier, HybridClassifier
 from mlbalance.models.registry import build_model, load_model, model_parameters, save_model
 from mlbalance.models.sentence_encoder import SentenceEncoder, checkpoint_pooling, text_hashes
@@ -132,7 +133,7 @@ def test_the_hybrid_features_are_tfidf_beside_the_weighted_vector(tmp_path, enco
                               embedding_weight=0.5, min_df=1)  # fmt: skip
     features = hybrid._make_features()
     x = features.fit_transform(corpus.train.texts)
-    tfidf = TfidfClassifier("bce", min_df=1)._tfidf_config()
+    tfidf = TfidfConfig.of(TfidfClassifier("bce", min_df=1))
     from mlbalance.models.features import TfidfFeatures
 
     plain = TfidfFeatures(tfidf).fit_transform(corpus.train.texts)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from mlbalance.errors import RunError
-from mlbalance.progress import ProgressCallback, no_progress  # noqa: F401  (models import them from here)
+from mlbalance.errors import DataError, RunError
+from mlbalance.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus, LabelSpace
@@ -31,9 +31,11 @@ C = TypeVar("C", bound="Classifier")
 class Classifier(BaseEstimator, ABC):
     """Base class of mlbalance models (scikit-learn style: ``__init__`` only stores).
 
-    Subclasses set :attr:`name` and :attr:`score_kind`, and implement :meth:`fit`, :meth:`scores`,
-    :meth:`_save` and :meth:`_load`. After ``fit`` they hold ``label_space_`` and ``stats_`` (the
-    training split's :class:`LabelStats`), and ``history_`` (one dict per epoch, possibly empty).
+    Subclasses declare :attr:`name`, :attr:`score_kind`, :attr:`takes_loss` and
+    :attr:`needs_validation` as class data, store their arguments with ``self._store(locals())``, check
+    them in :meth:`_validate`, and implement :meth:`_fit`, :meth:`scores`, :meth:`save` and
+    :meth:`load`. After ``fit`` they hold ``label_space_`` and ``stats_`` (the training split's
+    :class:`LabelStats`), and ``history_`` (one dict per epoch, possibly empty).
     Being a scikit-learn ``BaseEstimator``, every model has ``get_params`` / ``set_params`` and works
     with ``sklearn.base.clone`` (an unfitted copy with the same constructor arguments).
     """
@@ -42,12 +44,29 @@ class Classifier(BaseEstimator, ABC):
     score_kind: ClassVar[ScoreKind] = "probability"
     #: Whether the model is trained with a loss preset (``loss``); the SVMs are not.
     takes_loss: ClassVar[bool] = True
+    #: Whether :meth:`fit` needs validation documents (for early stopping).
+    needs_validation: ClassVar[bool] = False
 
     label_space_: LabelSpace
     stats_: LabelStats
     history_: list[dict[str, Any]]
 
-    @abstractmethod
+    def _store(self, arguments: Mapping[str, Any]) -> None:
+        """The body of a subclass's ``__init__`` (``self._store(locals())``): keep each constructor
+        argument as given (a list as a tuple), then :meth:`_validate` them, so a bad value fails when
+        the model is built, long before training."""
+        for name in self._get_param_names():
+            value = arguments[name]
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check the constructor arguments; raise :class:`~mlbalance.errors.ConfigError` naming one."""
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-ready (``type(self)(**get_config())`` rebuilds it)."""
+        return {name: _json_ready(value) for name, value in self.get_params(deep=False).items()}
+
     def fit(
         self,
         corpus: Corpus,
@@ -58,17 +77,37 @@ class Classifier(BaseEstimator, ABC):
     ) -> Classifier:
         """Train on ``corpus.train`` (``corpus.validation`` for early stopping); return ``self``.
 
-        Models trained in epochs write a checkpoint into ``checkpoint_dir`` after each epoch (when
-        given) and, with ``resume=True``, continue from the checkpoint found there.
+        The arguments are checked again (``set_params`` may have changed them), then the model's
+        ``_fit`` runs with ``label_space_`` and ``stats_`` set. Models trained in epochs write a
+        checkpoint into ``checkpoint_dir`` (when given) and, with ``resume=True``, continue from the
+        checkpoint found there.
+
+        Raises:
+            ConfigError: a bad constructor argument.
+            DataError: no training documents, or no validation documents for a model that needs them.
         """
+        self._validate()
+        if len(corpus.train) == 0:
+            raise DataError(f"corpus {corpus.name!r} has no training documents")
+        if self.needs_validation and len(corpus.validation) == 0:
+            raise DataError(
+                f"corpus {corpus.name!r} has no validation documents; the {self.name} model needs them "
+                "for early stopping"
+            )
+        self.label_space_ = corpus.label_space
+        self.stats_ = corpus.stats()
+        self.history_ = []
+        directory = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self._fit(corpus, progress or no_progress, directory, resume)
+        return self
+
+    @abstractmethod
+    def _fit(self, corpus: Corpus, progress: ProgressCallback, checkpoints: Path | None, resume: bool):
+        """:meth:`fit` after its checks: train, setting the fitted attributes (``history_`` too)."""
 
     @abstractmethod
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Scores of shape ``(len(texts), n_labels)``, float32, columns in ``label_space_`` order."""
-
-    @abstractmethod
-    def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-ready (``type(self)(**get_config())`` rebuilds it)."""
 
     @abstractmethod
     def save(self, directory: str | Path) -> None:
@@ -78,6 +117,15 @@ class Classifier(BaseEstimator, ABC):
     @abstractmethod
     def load(cls, directory: str | Path) -> Classifier:
         """Read a model written by :meth:`save`."""
+
+
+def _json_ready(value: Any) -> Any:
+    """A constructor argument as JSON holds it: tuples as lists, paths as strings."""
+    if isinstance(value, tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def read_model_json(directory: str | Path, kind: str, format_version: int = 1) -> dict[str, Any]:

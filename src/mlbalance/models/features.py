@@ -81,6 +81,17 @@ class TfidfConfig:
         data["ngram_range"] = list(self.ngram_range)
         return data
 
+    @classmethod
+    def of(cls, model: Any) -> TfidfConfig:
+        """The settings a model holds as attributes of the same names (``ngram_range``, ``min_df``, ...)."""
+        return cls(**{name: getattr(model, name) for name in MODEL_TFIDF_SETTINGS})
+
+
+#: The TF-IDF settings the TF-IDF-based models take as constructor arguments.
+MODEL_TFIDF_SETTINGS: tuple[str, ...] = (
+    "ngram_range", "max_features", "min_df", "max_df", "sublinear_tf", "stop_words"
+)  # fmt: skip
+
 
 class TfidfFeatures:
     """Fit a vocabulary and idf on training texts; turn texts into float32 CSR rows."""

@@ -28,20 +28,18 @@ from mlbalance._atomic import atomic_write_json
 from mlbalance._checks import check_float
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.models.base import ProgressCallback
-from mlbalance.models.features import TfidfConfig, TfidfFeatures
+from mlbalance.models.features import MODEL_TFIDF_SETTINGS, TfidfConfig, TfidfFeatures
 from mlbalance.models.sentence_encoder import SentenceEncoder
 from mlbalance.models.tfidf import TfidfClassifier
 
 ENCODER_JSON = "encoder.json"
-#: The TF-IDF model's featuriser settings: the hybrid model takes them, the embedding model does not.
-TFIDF_SETTINGS: tuple[str, ...] = (
-    "ngram_range",
-    "max_features",
-    "min_df",
-    "max_df",
-    "sublinear_tf",
-    "stop_words",
-)
+#: The TF-IDF model's arguments with their defaults; the embedding model takes all but its
+#: featuriser settings (:data:`MODEL_TFIDF_SETTINGS`), the hybrid model all.
+_TFIDF_DEFAULTS: dict[str, Any] = {
+    name: p.default
+    for name, p in inspect.signature(TfidfClassifier.__init__).parameters.items()
+    if name != "self"
+}
 
 
 class EncodedFeatures:
@@ -133,21 +131,18 @@ class EmbeddingClassifier(TfidfClassifier):
         embedding_weight: float = 0.5,
         **tfidf_options: Any,
     ) -> None:
-        self.encoder = encoder
-        self.max_length = max_length
-        self.pooling = pooling
-        self.encode_batch_size = encode_batch_size
-        self.precision = precision
-        self.cache_dir = cache_dir
-        self.embedding_weight = embedding_weight
         if not self.uses_tfidf:
-            given = sorted(set(tfidf_options) & set(TFIDF_SETTINGS))
+            given = sorted(set(tfidf_options) & set(MODEL_TFIDF_SETTINGS))
             if given:
                 raise ConfigError(
                     f"the embedding model has no TF-IDF features: {', '.join(given)} do not apply "
                     "(the hybrid model takes them)"
                 )
-        super().__init__(loss, **tfidf_options)
+        unknown = sorted(set(tfidf_options) - set(_TFIDF_DEFAULTS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got an unexpected keyword argument {unknown[0]!r}")
+        own = {name: value for name, value in locals().items() if name not in ("self", "tfidf_options")}
+        self._store({**_TFIDF_DEFAULTS, **tfidf_options, **own})
 
     def _validate(self) -> None:
         super()._validate()
@@ -161,29 +156,13 @@ class EmbeddingClassifier(TfidfClassifier):
         )  # fmt: skip
 
     def _make_features(self) -> EncodedFeatures:
-        tfidf = self._tfidf_config() if self.uses_tfidf else None
+        tfidf = TfidfConfig.of(self) if self.uses_tfidf else None
         return EncodedFeatures(self._sentence_encoder(), tfidf, self.embedding_weight)
 
     def _load_features(self, directory: Path) -> EncodedFeatures:
         features = EncodedFeatures.load(directory, with_tfidf=self.uses_tfidf)
         features.encoder.cache_dir = self.cache_dir
         return features
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        if not self.uses_tfidf:
-            for key in TFIDF_SETTINGS:
-                config.pop(key)
-        return {
-            **config,
-            "encoder": self.encoder,
-            "max_length": self.max_length,
-            "pooling": self.pooling,
-            "encode_batch_size": self.encode_batch_size,
-            "precision": self.precision,
-            "cache_dir": self.cache_dir if not isinstance(self.cache_dir, Path) else str(self.cache_dir),
-            "embedding_weight": self.embedding_weight,
-        }
 
     def pooling_used(self) -> dict[str, Any]:
         """The encoder's resolved settings (pooling, normalisation and where they came from)."""
@@ -217,7 +196,7 @@ def _signature(cls: type[EmbeddingClassifier]) -> inspect.Signature:
     inherited = [
         p.replace(kind=p.KEYWORD_ONLY)
         for name, p in inspect.signature(TfidfClassifier.__init__).parameters.items()
-        if name not in ("self", "loss") and (cls.uses_tfidf or name not in TFIDF_SETTINGS)
+        if name not in ("self", "loss") and (cls.uses_tfidf or name not in MODEL_TFIDF_SETTINGS)
     ]
     head = list(inspect.signature(EmbeddingClassifier.__init__).parameters.values())[:2]  # self, loss
     return inspect.Signature([*head, *own, *inherited])

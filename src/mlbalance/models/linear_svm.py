@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -107,18 +107,7 @@ class LinearSvmClassifier(Classifier):
         stop_words: str | None = None,
         seed: int = 0,
     ) -> None:
-        self.C = C
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.ngram_range = tuple(ngram_range) if isinstance(ngram_range, (list, tuple)) else ngram_range
-        self.max_features = max_features
-        self.min_df = min_df
-        self.max_df = max_df
-        self.sublinear_tf = sublinear_tf
-        self.stop_words = stop_words
-        self.seed = seed
-        self._validate()
+        self._store(locals())
 
     def _validate(self) -> None:
         check_float("C", self.C, low=0.0, low_open=True)
@@ -126,43 +115,9 @@ class LinearSvmClassifier(Classifier):
         check_int("batch_size", self.batch_size, minimum=1)
         check_int("max_epochs", self.max_epochs, minimum=1)
         check_int("seed", self.seed, minimum=0)
-        self._tfidf_config()
+        TfidfConfig.of(self)
 
-    def _tfidf_config(self) -> TfidfConfig:
-        ngram = self.ngram_range
-        return TfidfConfig(
-            ngram_range=tuple(ngram) if isinstance(ngram, (list, tuple)) else ngram,  # type: ignore[arg-type]
-            max_features=self.max_features,
-            min_df=self.min_df,
-            max_df=self.max_df,
-            sublinear_tf=self.sublinear_tf,
-            stop_words=self.stop_words,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "C": self.C,
-            "lr": self.lr,
-            "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs,
-            "ngram_range": list(self.ngram_range),
-            "max_features": self.max_features,
-            "min_df": self.min_df,
-            "max_df": self.max_df,
-            "sublinear_tf": self.sublinear_tf,
-            "stop_words": self.stop_words,
-            "seed": self.seed,
-        }
-
-    # ------------------------------------------------------------------ training
-    def fit(
-        self,
-        corpus: Corpus,
-        *,
-        progress: ProgressCallback | None = None,
-        checkpoint_dir: str | Path | None = None,
-        resume: bool = False,
-    ) -> LinearSvmClassifier:
+    def _fit(self, corpus: Corpus, progress: ProgressCallback, checkpoints: Path | None, resume: bool):
         """Fit the featuriser on ``corpus.train``, then ``max_epochs`` passes of mini-batch Adam.
 
         The validation split is not used (the decision threshold is tuned on it by the evaluation
@@ -171,12 +126,7 @@ class LinearSvmClassifier(Classifier):
         Raises:
             DataError: an empty training split.
         """
-        progress = progress or no_progress
-        if len(corpus.train) == 0:
-            raise DataError(f"corpus {corpus.name!r} has no training documents")
-        self.label_space_ = corpus.label_space
-        self.stats_ = corpus.stats()
-        self.features_ = TfidfFeatures(self._tfidf_config())
+        self.features_ = TfidfFeatures(TfidfConfig.of(self))
         progress("featurise", 0, 1)
         x = self.features_.fit_transform(corpus.train.texts)
         progress("featurise", 1, 1)

@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int, check_texts
-from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.errors import ConfigError, RunError
 from mlbalance.models.base import (
     Classifier,
     ProgressCallback,
@@ -78,19 +78,7 @@ class SvmClassifier(Classifier):
         stop_words: str | None = None,
         seed: int = 0,
     ) -> None:
-        self.C = C
-        self.svm_loss = svm_loss
-        self.class_weight = class_weight
-        self.max_iter = max_iter
-        self.tol = tol
-        self.ngram_range = tuple(ngram_range) if isinstance(ngram_range, (list, tuple)) else ngram_range
-        self.max_features = max_features
-        self.min_df = min_df
-        self.max_df = max_df
-        self.sublinear_tf = sublinear_tf
-        self.stop_words = stop_words
-        self.seed = seed
-        self._validate()
+        self._store(locals())
 
     def _validate(self) -> None:
         check_float("C", self.C, low=0.0, low_open=True)
@@ -101,43 +89,9 @@ class SvmClassifier(Classifier):
         check_int("max_iter", self.max_iter, minimum=1)
         check_float("tol", self.tol, low=0.0, low_open=True)
         check_int("seed", self.seed, minimum=0)
-        self._tfidf_config()
+        TfidfConfig.of(self)
 
-    def _tfidf_config(self) -> TfidfConfig:
-        ngram = self.ngram_range
-        return TfidfConfig(
-            ngram_range=tuple(ngram) if isinstance(ngram, (list, tuple)) else ngram,  # type: ignore[arg-type]
-            max_features=self.max_features,
-            min_df=self.min_df,
-            max_df=self.max_df,
-            sublinear_tf=self.sublinear_tf,
-            stop_words=self.stop_words,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "C": self.C,
-            "svm_loss": self.svm_loss,
-            "class_weight": self.class_weight,
-            "max_iter": self.max_iter,
-            "tol": self.tol,
-            "ngram_range": list(self.ngram_range),
-            "max_features": self.max_features,
-            "min_df": self.min_df,
-            "max_df": self.max_df,
-            "sublinear_tf": self.sublinear_tf,
-            "stop_words": self.stop_words,
-            "seed": self.seed,
-        }
-
-    def fit(
-        self,
-        corpus: Corpus,
-        *,
-        progress: ProgressCallback | None = None,
-        checkpoint_dir: str | Path | None = None,
-        resume: bool = False,
-    ) -> SvmClassifier:
+    def _fit(self, corpus: Corpus, progress: ProgressCallback, checkpoints: Path | None, resume: bool):
         """Fit the featuriser and one ``LinearSVC`` per label on ``corpus.train``.
 
         The SVM has no epochs: ``checkpoint_dir`` and ``resume`` are accepted and ignored (a resumed
@@ -149,13 +103,8 @@ class SvmClassifier(Classifier):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.svm import LinearSVC
 
-        progress = progress or no_progress
-        if len(corpus.train) == 0:
-            raise DataError(f"corpus {corpus.name!r} has no training documents")
-        self.label_space_ = corpus.label_space
-        self.stats_ = corpus.stats()
         self.history_ = []
-        self.features_ = TfidfFeatures(self._tfidf_config())
+        self.features_ = TfidfFeatures(TfidfConfig.of(self))
         progress("featurise", 0, 1)
         x = self.features_.fit_transform(corpus.train.texts)
         progress("featurise", 1, 1)

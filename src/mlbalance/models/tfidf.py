@@ -27,7 +27,7 @@ from torch import nn
 
 from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int, check_texts
-from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.errors import ConfigError, RunError
 from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1, macro_f1_at
 from mlbalance.models.base import (
     Classifier,
@@ -254,6 +254,9 @@ class TfidfClassifier(Classifier):
 
     name: ClassVar[str] = "tfidf"
     score_kind: ClassVar[Literal["probability", "decision"]] = "probability"
+    needs_validation: ClassVar[bool] = True
+    #: Whether the features include TF-IDF (and the TF-IDF settings are arguments).
+    uses_tfidf: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -280,29 +283,7 @@ class TfidfClassifier(Classifier):
         seed: int = 0,
         num_threads: int | None = 1,
     ) -> None:
-        self.loss = loss
-        self.dataset = dataset
-        self.loss_options = dict(loss_options) if loss_options else None
-        self.ngram_range = tuple(ngram_range) if isinstance(ngram_range, (list, tuple)) else ngram_range
-        self.max_features = max_features
-        self.min_df = min_df
-        self.max_df = max_df
-        self.sublinear_tf = sublinear_tf
-        self.stop_words = stop_words
-        self.hidden = hidden
-        self.dropout = dropout
-        self.optimizer = optimizer
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.val_threshold = val_threshold
-        self.monitor = monitor
-        self.seed = seed
-        self.num_threads = num_threads
-        self._validate()
+        self._store(locals())
 
     # ------------------------------------------------------------------ configuration
     def _validate(self) -> None:
@@ -312,7 +293,8 @@ class TfidfClassifier(Classifier):
             raise ConfigError(f"`dataset` must be one of ('reuters', 'pubmed', None), got {self.dataset!r}")
         if self.loss_options is not None and not isinstance(self.loss_options, dict):
             raise ConfigError(f"`loss_options` must be a mapping or None, got {self.loss_options!r}")
-        self._tfidf_config()  # validates the TF-IDF settings
+        if self.uses_tfidf:
+            TfidfConfig.of(self)  # validates the TF-IDF settings
         if self.hidden is not None:
             check_int("hidden", self.hidden, minimum=1)
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
@@ -333,20 +315,9 @@ class TfidfClassifier(Classifier):
         if self.num_threads is not None:
             check_int("num_threads", self.num_threads, minimum=1)
 
-    def _tfidf_config(self) -> TfidfConfig:
-        ngram = self.ngram_range
-        return TfidfConfig(
-            ngram_range=tuple(ngram) if isinstance(ngram, (list, tuple)) else ngram,  # type: ignore[arg-type]
-            max_features=self.max_features,
-            min_df=self.min_df,
-            max_df=self.max_df,
-            sublinear_tf=self.sublinear_tf,
-            stop_words=self.stop_words,
-        )
-
     def _make_features(self) -> TfidfFeatures:
         """A new featuriser (subclasses with other features override this and :meth:`_load_features`)."""
-        return TfidfFeatures(self._tfidf_config())
+        return TfidfFeatures(TfidfConfig.of(self))
 
     def _load_features(self, directory: Path) -> TfidfFeatures:
         return TfidfFeatures.load(directory)
@@ -359,57 +330,13 @@ class TfidfClassifier(Classifier):
             monitor="val_" + getattr(self, "monitor", "micro_f1"),
         )
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "loss": self.loss,
-            "dataset": self.dataset,
-            "loss_options": self.loss_options,
-            "ngram_range": list(self.ngram_range),
-            "max_features": self.max_features,
-            "min_df": self.min_df,
-            "max_df": self.max_df,
-            "sublinear_tf": self.sublinear_tf,
-            "stop_words": self.stop_words,
-            "hidden": self.hidden,
-            "dropout": self.dropout,
-            "optimizer": self.optimizer,
-            "lr": self.lr,
-            "momentum": self.momentum,
-            "weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs,
-            "patience": self.patience,
-            "val_threshold": self.val_threshold,
-            "monitor": self.monitor,
-            "seed": self.seed,
-            "num_threads": self.num_threads,
-        }
-
     # ------------------------------------------------------------------ training
-    def fit(
-        self,
-        corpus: Corpus,
-        *,
-        progress: ProgressCallback | None = None,
-        checkpoint_dir: str | Path | None = None,
-        resume: bool = False,
-    ) -> TfidfClassifier:
+    def _fit(self, corpus: Corpus, progress: ProgressCallback, checkpoints: Path | None, resume: bool):
         """Fit the featuriser on ``corpus.train``, then train the head with early stopping.
 
         Raises:
-            DataError: an empty training or validation split.
             ConfigError: an unknown loss, or a checkpoint of another configuration on resume.
         """
-        progress = progress or no_progress
-        if len(corpus.train) == 0:
-            raise DataError(f"corpus {corpus.name!r} has no training documents")
-        if len(corpus.validation) == 0:
-            raise DataError(
-                f"corpus {corpus.name!r} has no validation documents; the TF-IDF model needs them for "
-                "early stopping"
-            )
-        self.label_space_ = corpus.label_space
-        self.stats_ = corpus.stats()
         loss_fn = make_loss(self.loss, self.stats_, self.dataset or corpus.preset, self.loss_options)
 
         progress("featurise", 0, 2)
@@ -482,7 +409,7 @@ class TfidfClassifier(Classifier):
                 optimizer=optimizer,
                 train_epoch=train_epoch,
                 validate=validate,
-                checkpoint_dir=checkpoint_dir,
+                checkpoint_dir=checkpoints,
                 resume=resume,
                 progress=progress,
                 fingerprint=fingerprint,

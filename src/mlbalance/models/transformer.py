@@ -48,7 +48,7 @@ from torch import nn
 
 from mlbalance._atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from mlbalance._checks import check_float, check_int, check_texts
-from mlbalance.errors import ConfigError, DataError, RunError
+from mlbalance.errors import ConfigError, RunError
 from mlbalance.models.base import Classifier, ProgressCallback, no_progress
 from mlbalance.models.text_batches import TokenCache, TokenizedTexts, collate, eval_batches, train_steps
 
@@ -287,6 +287,7 @@ class TransformerClassifier(Classifier):
 
     name: ClassVar[str] = "transformer"
     score_kind: ClassVar[str] = "probability"
+    needs_validation: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -312,57 +313,14 @@ class TransformerClassifier(Classifier):
         head_lr: float | None = None,
         bias_init: str = "prior",
     ) -> None:
-        self.encoder = encoder
-        self.loss = loss
-        self.dataset = dataset
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.grad_accum = grad_accum
-        self.precision = precision
-        self.compile = compile
-        self.schedule = schedule
-        self.warmup_ratio = warmup_ratio
-        self.weight_decay = weight_decay
-        self.seed = seed
-        self.recipe = recipe
-        self.pooling = pooling
-        self.length_bucketing = length_bucketing
-        self.cache_dir = cache_dir
-        self.head_lr = head_lr
-        self.bias_init = bias_init
+        self._store(locals())
         self.history_ = []
         self._token_cache = TokenCache(cache_dir)
-        self.settings()  # validate early
+
+    def _validate(self) -> None:
+        self.settings()
 
     # ------------------------------------------------------------------ configuration
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "encoder": self.encoder,
-            "loss": self.loss,
-            "dataset": self.dataset,
-            "max_length": self.max_length,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "max_epochs": self.max_epochs,
-            "patience": self.patience,
-            "grad_accum": self.grad_accum,
-            "precision": self.precision,
-            "compile": self.compile,
-            "schedule": self.schedule,
-            "warmup_ratio": self.warmup_ratio,
-            "weight_decay": self.weight_decay,
-            "seed": self.seed,
-            "recipe": self.recipe,
-            "pooling": self.pooling,
-            "length_bucketing": self.length_bucketing,
-            "cache_dir": self.cache_dir,
-            "head_lr": self.head_lr,
-            "bias_init": self.bias_init,
-        }
 
     def settings(self, preset: str | None = None) -> TransformerSettings:
         """The resolved settings; ``preset`` is the corpus's dataset preset when ``dataset`` is None."""
@@ -459,26 +417,12 @@ class TransformerClassifier(Classifier):
 
     # ------------------------------------------------------------------ training
 
-    def fit(
-        self,
-        corpus: Corpus,
-        *,
-        progress: ProgressCallback | None = None,
-        checkpoint_dir: str | Path | None = None,
-        resume: bool = False,
-    ) -> TransformerClassifier:
+    def _fit(self, corpus: Corpus, progress: ProgressCallback, checkpoints: Path | None, resume: bool):
         from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1
         from mlbalance.losses import get_loss
         from mlbalance.training import TrainingConfig, run_training
 
-        progress = progress or no_progress
-        if len(corpus.train) == 0:
-            raise DataError(f"corpus {corpus.name!r}: the training split is empty")
-        if len(corpus.validation) == 0:
-            raise DataError(
-                f"corpus {corpus.name!r}: the validation split is empty (needed for early stopping)"
-            )
-        stats = corpus.stats()
+        stats = self.stats_
         s = self.settings(stats.preset)
         # several processes without a GPU (torchrun on CPUs): accelerate needs ``cpu=True`` for gloo
         cpu_processes = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -587,7 +531,7 @@ class TransformerClassifier(Classifier):
             validate=validate,
             optimizer=optimizer,
             scheduler=scheduler,
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dir=checkpoints,
             resume=resume,
             progress=progress,
             fingerprint=fingerprint,
