@@ -168,7 +168,8 @@ def speed(data: Path, batch_size: int = 32) -> None:
     import torch
 
     from mlbalance.models.features import TfidfConfig, TfidfFeatures
-    from mlbalance.models.tfidf import LazySGD, TfidfHead, csr_batch, make_loss, torch_threads
+    from mlbalance.models.lazy_sgd import LazySGD
+    from mlbalance.models.tfidf import TfidfHead, csr_batch, make_loss, torch_threads
 
     corpus = corpus_for(123, data)
     stats, y = corpus.stats(), corpus.labels("train")

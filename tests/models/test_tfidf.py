@@ -166,7 +166,8 @@ def test_lazy_sgd_equals_dense_sgd(corpus, hidden, nesterov):
     import torch
 
     from mlbalance.models.features import TfidfFeatures
-    from mlbalance.models.tfidf import LazySGD, TfidfHead, csr_batch
+    from mlbalance.models.lazy_sgd import LazySGD
+    from mlbalance.models.tfidf import TfidfHead, csr_batch
 
     x = TfidfFeatures().fit_transform(corpus.train.texts)
     y = corpus.labels("train")

@@ -33,6 +33,20 @@ MODEL_FLAGS: dict[str, tuple[type, str]] = {
 }
 
 
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """The sub-command ``name``, described by its module's docstring ``doc``: the first line after the
+    colon is the one-line help, the second paragraph the ``--help`` description."""
+    paragraphs = [" ".join(part.split()) for part in (doc or "").strip().split("\n\n")]
+    summary = paragraphs[0].split(": ", 1)[-1].rstrip(".")
+    description = paragraphs[1] if len(paragraphs) > 1 else summary
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=summary, description=description.replace("``", "")
+    )
+    return parser
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument(

@@ -1,4 +1,9 @@
-"""``mlbalance compare``: one model with several balancing losses (and the SVM), one report."""
+"""``mlbalance compare``: train a model with each balancing loss (and the SVM) and report them side by side.
+
+Train MODEL with each loss (and the TF-IDF + linear SVM baseline with --svm), each in its own run
+directory under OUT, and write one Table 2 + Table 3 report (results.md/.csv/.json), the F1-by-group
+plot and the dataset figure. Finished runs under OUT are reused.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 from mlbalance.cli._common import (
     THRESHOLD_FLAGS,
     TqdmProgress,
+    add_command,
     add_data_arguments,
     add_model_arguments,
     print_tables,
@@ -21,15 +27,7 @@ RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", 
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "compare",
-        help="train a model with each balancing loss (and the SVM) and report them side by side",
-        description=(
-            "Train MODEL with each loss (and the TF-IDF + linear SVM baseline with --svm), each in its "
-            "own run directory under OUT, and write one Table 2 + Table 3 report (results.md/.csv/.json), "
-            "the F1-by-group plot and the dataset figure. Finished runs under OUT are reused."
-        ),
-    )
+    parser = add_command(subparsers, "compare", __doc__)
     add_data_arguments(parser)
     parser.add_argument(
         "--losses",

@@ -1,4 +1,6 @@
-"""``mlbalance data``: inspect, plot and export any data source.
+"""``mlbalance data``: statistics, figure and export of a data source.
+
+Load a data source and print its statistics, draw its figure, or export its splits.
 
 * ``mlbalance data stats SOURCE [--data PATH] [--json]`` — the paper's Table 1 and the group sizes;
 * ``mlbalance data plot SOURCE --out FILE`` — the label-frequency / co-occurrence figure (PNG, PDF, SVG);
@@ -13,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from mlbalance.cli._common import parse_option
+from mlbalance.cli._common import add_command, parse_option
 
 #: Flags that become keyword arguments of ``load_corpus`` when given.
 LOADER_FLAGS: dict[str, tuple[type, str]] = {
@@ -27,11 +29,7 @@ LOADER_FLAGS: dict[str, tuple[type, str]] = {
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "data",
-        help="statistics, figure and export of a data source",
-        description="Load a data source and print its statistics, draw its figure, or export its splits.",
-    )
+    parser = add_command(subparsers, "data", __doc__)
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     stats = actions.add_parser("stats", help="print Table 1 and the head/medium/tail group sizes")

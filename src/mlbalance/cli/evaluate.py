@@ -1,24 +1,21 @@
-"""``mlbalance evaluate``: the Table 2 / Table 3 rows of a run directory."""
+"""``mlbalance evaluate``: print (or recompute) a run's Table 2 / Table 3 rows.
+
+Print the metrics of RUN_DIR (thresholds tuned on validation at training time). With --rescore,
+score the corpus again with the saved model; with --threshold, tune thresholds on validation with
+another method and store them in RUN_DIR.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from mlbalance.cli._common import TqdmProgress, add_threshold_options, print_tables
+from mlbalance.cli._common import TqdmProgress, add_command, add_threshold_options, print_tables
 from mlbalance.config import THRESHOLD_METHODS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="print (or recompute) a run's Table 2 / Table 3 rows",
-        description=(
-            "Print the metrics of RUN_DIR (thresholds tuned on validation at training time). With "
-            "--rescore, score the corpus again with the saved model; with --threshold, tune thresholds "
-            "on validation with another method and store them in RUN_DIR."
-        ),
-    )
+    parser = add_command(subparsers, "evaluate", __doc__)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `mlbalance train`")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of tables")
     parser.add_argument(

@@ -1,4 +1,6 @@
-"""``mlbalance predict``: labels and scores for new documents from a run directory.
+"""``mlbalance predict``: predict labels of new documents with a trained run.
+
+Predict labels (and scores) of documents read as JSONL or text lines.
 
 Input (a file or ``-`` for stdin) is either JSONL — one object per line with a string ``"text"``
 (or ``"title"`` and/or ``"body"``/``"abstract"``) and an optional ``"id"`` — or plain text, one
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from mlbalance._extras import require_extra
-from mlbalance.cli._common import TqdmProgress
+from mlbalance.cli._common import TqdmProgress, add_command
 from mlbalance.errors import DataError
 from mlbalance.predictions import guess_format, input_files, jsonl_records, read_documents
 
@@ -30,11 +32,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "predict",
-        help="predict labels of new documents with a trained run",
-        description="Predict labels (and scores) of documents read as JSONL or text lines.",
-    )
+    parser = add_command(subparsers, "predict", __doc__)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `mlbalance train`")
     parser.add_argument(
         "--input",

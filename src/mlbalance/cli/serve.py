@@ -1,4 +1,7 @@
-"""``mlbalance serve``: a trained run behind a REST API (and a page for people), with FastAPI + uvicorn.
+"""``mlbalance serve``: serve a trained run over HTTP (REST API and a web page).
+
+Answer POST /v1/predict with the labels of RUN_DIR's model; GET /v1/labels, /v1/model, /health; a
+page for people at / and the API documentation at /docs. Needs mlbalance[serve].
 
 Needs the optional extra ``mlbalance[serve]``. The endpoints are described in
 :mod:`mlbalance.serving.app`; the OpenAPI documentation is at ``/docs`` of the running server.
@@ -12,18 +15,12 @@ import os
 import socket
 import sys
 
+from mlbalance.cli._common import add_command
 from mlbalance.errors import DataError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "serve",
-        help="serve a trained run over HTTP (REST API and a web page)",
-        description=(
-            "Answer POST /v1/predict with the labels of RUN_DIR's model; GET /v1/labels, /v1/model, "
-            "/health; a page for people at / and the API documentation at /docs. Needs mlbalance[serve]."
-        ),
-    )
+    parser = add_command(subparsers, "serve", __doc__)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or an exported model folder)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")

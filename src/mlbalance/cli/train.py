@@ -1,4 +1,8 @@
-"""``mlbalance train``: fit one model with one loss and write a run directory."""
+"""``mlbalance train``: train a model with a balancing loss into a run directory.
+
+Train a model on the corpus's train split (validation for early stopping), tune thresholds on
+validation, evaluate validation and test, and write everything into RUN_DIR.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from mlbalance.cli._common import (
     THRESHOLD_FLAGS,
     TqdmProgress,
+    add_command,
     add_data_arguments,
     add_model_arguments,
     print_tables,
@@ -18,14 +23,7 @@ RUN_KEYS = ("dataset", "data", "model", "loss", "seed", *THRESHOLD_FLAGS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train a model with a balancing loss into a run directory",
-        description=(
-            "Train a model on the corpus's train split (validation for early stopping), tune thresholds "
-            "on validation, evaluate validation and test, and write everything into RUN_DIR."
-        ),
-    )
+    parser = add_command(subparsers, "train", __doc__)
     add_data_arguments(parser)
     parser.add_argument(
         "--loss",

@@ -1,4 +1,10 @@
-"""``mlbalance tune``: choose model × loss × thresholding for a corpus on its validation split."""
+"""``mlbalance tune``: search model, loss and thresholding on validation; train the best into OUT/best.
+
+Search model kind (tfidf, svm), loss and its parameters, learning rate, epochs, min_df, n-grams, C
+and the thresholding on the validation split (Optuna, TPE with pruning; the study in OUT/study.db,
+so a rerun continues it). Writes OUT/best (a run directory), OUT/trials.csv and OUT/tune.md. Needs
+mlbalance[tune].
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from mlbalance.cli._common import TqdmProgress, print_tables
+from mlbalance.cli._common import TqdmProgress, add_command, print_tables
 from mlbalance.errors import DataError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "tune",
-        help="search model, loss and thresholding on validation; train the best into OUT/best",
-        description=(
-            "Search model kind (tfidf, svm), loss and its parameters, learning rate, epochs, min_df, "
-            "n-grams, C and the thresholding on the validation split (Optuna, TPE with pruning; the "
-            "study in OUT/study.db, so a rerun continues it). Writes OUT/best (a run directory), "
-            "OUT/trials.csv and OUT/tune.md. Needs mlbalance[tune]."
-        ),
-    )
+    parser = add_command(subparsers, "tune", __doc__)
     parser.add_argument("--dataset", required=True, metavar="SOURCE", help="a source name or a path")
     parser.add_argument("--data", metavar="PATH", help="the file or folder a named source reads")
     parser.add_argument("--out", required=True, metavar="DIR", help="the tune folder")
