@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mlbalance.data.stats import LabelStats
 
 ScoreKind = Literal["probability", "decision"]
+#: The weights file of every model (safetensors).
+WEIGHTS_FILE = "model.safetensors"
 C = TypeVar("C", bound="Classifier")
 
 
@@ -109,14 +111,63 @@ class Classifier(BaseEstimator, ABC):
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Scores of shape ``(len(texts), n_labels)``, float32, columns in ``label_space_`` order."""
 
-    @abstractmethod
+    #: The version of the model's file format (``model.json``'s ``"format"``).
+    format_version: ClassVar[int] = 1
+    #: The attribute a fitted model has (``save`` refuses an unfitted one).
+    fitted_attribute: ClassVar[str] = "label_space_"
+
     def save(self, directory: str | Path) -> None:
-        """Write the fitted model's weights and config into ``directory`` (atomically per file)."""
+        """Write the fitted model into ``directory``: its files (:meth:`_save`) and ``model.json``
+        (kind, format, constructor arguments, labels, label statistics, history and the entries
+        :meth:`_save` returns), each atomically; ``model.json`` last."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        extra = self._save(directory)
+        write_model_json(directory, self, self.format_version, history=self.history_, **extra)
 
     @classmethod
-    @abstractmethod
     def load(cls, directory: str | Path) -> Classifier:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (JSON, ``.npy`` and safetensors; no pickle).
+
+        Raises:
+            RunError: ``model.json`` is missing, of another kind or format, or a file is damaged.
+        """
+        directory = Path(directory)
+        meta = read_model_json(directory, cls.name, cls.format_version)
+        model = model_from_json(cls, meta)
+        model.history_ = list(meta.get("history") or [])
+        model._load(directory, meta)
+        return model
+
+    def _save(self, directory: Path) -> dict[str, Any]:
+        """Write the weights and featuriser into ``directory``; return the model's ``model.json`` entries."""
+        raise NotImplementedError(f"{type(self).__name__} does not define how it is saved")
+
+    def _load(self, directory: Path, meta: dict[str, Any]) -> None:
+        """Read what :meth:`_save` wrote (``meta``: the parsed ``model.json``) into this unfitted model."""
+        raise NotImplementedError(f"{type(self).__name__} does not define how it is loaded")
+
+    def _check_fitted(self) -> None:
+        """Raise :class:`RunError` on a model that was not fitted."""
+        if not hasattr(self, self.fitted_attribute):
+            raise RunError(f"this {type(self).__name__} is not fitted; call fit(corpus) first")
+
+
+def save_weights(path: Path, tensors: Mapping[str, Any]) -> None:
+    """Write ``tensors`` (torch tensors or NumPy arrays, one kind) as one safetensors file, atomically."""
+    from mlbalance._atomic import atomic_save
+
+    if all(isinstance(t, np.ndarray) for t in tensors.values()):
+        from safetensors.numpy import save_file as save_numpy
+
+        arrays = {name: np.ascontiguousarray(t) for name, t in tensors.items()}
+        atomic_save(path, lambda tmp: save_numpy(arrays, tmp))
+    else:
+        from safetensors.torch import save_file as save_torch
+
+        state = {name: t.detach().contiguous() for name, t in tensors.items()}
+        atomic_save(path, lambda tmp: save_torch(state, tmp))
 
 
 def _json_ready(value: Any) -> Any:

@@ -30,34 +30,24 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int, check_texts
-from mlbalance.errors import DataError, RunError
-from mlbalance.models.base import (
-    Classifier,
-    ProgressCallback,
-    model_from_json,
-    no_progress,
-    read_model_json,
-    write_model_json,
-)
+from mlbalance.errors import DataError
+from mlbalance.models.base import WEIGHTS_FILE, Classifier, ProgressCallback, no_progress, save_weights
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 from mlbalance.models.svm import ALL_POSITIVE_SCORE, NO_POSITIVE_SCORE
-from mlbalance.models.tfidf import TfidfHead, csr_batch
+from mlbalance.models.tfidf import TfidfHead, csr_batch, load_head
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS = "model.safetensors"
-FORMAT_VERSION = 1
 SCORE_BATCH = 2048
 
 
@@ -92,6 +82,7 @@ class LinearSvmClassifier(Classifier):
     name: ClassVar[str] = "svm-sgd"
     score_kind: ClassVar[Literal["probability", "decision"]] = "decision"
     takes_loss: ClassVar[bool] = False
+    fitted_attribute: ClassVar[str] = "head_"
 
     def __init__(
         self,
@@ -222,44 +213,15 @@ class LinearSvmClassifier(Classifier):
         return self.decision_function(self.features_.transform(texts), progress or no_progress)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | Path) -> None:
-        """Write ``model.json``, ``model.safetensors`` (``embed.weight``, ``bias``) and the featuriser."""
-        from safetensors.torch import save_file
-
-        self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.head_.state_dict().items()}
-        atomic_save(directory / WEIGHTS, lambda tmp: save_file(state, tmp))
+    def _save(self, directory: Path) -> dict[str, Any]:
+        """``model.safetensors`` (``embed.weight``, ``bias``) and the featuriser."""
+        save_weights(directory / WEIGHTS_FILE, self.head_.state_dict())
         self.features_.save(directory)
-        write_model_json(
-            directory,
-            self,
-            FORMAT_VERSION,
-            n_features=self.features_.n_features,
-            constant_labels=getattr(self, "constant_labels_", 0),
-            history=getattr(self, "history_", []),
-        )
+        constant = getattr(self, "constant_labels_", 0)
+        return {"n_features": self.features_.n_features, "constant_labels": constant}
 
-    @classmethod
-    def load(cls, directory: str | Path) -> LinearSvmClassifier:
-        """Read a model written by :meth:`save` (safetensors, JSON and ``.npy``; no pickle)."""
-        from safetensors.torch import load_file
-
-        directory = Path(directory)
-        meta = read_model_json(directory, cls.name, FORMAT_VERSION)
-        model = model_from_json(cls, meta)
-        model.features_ = TfidfFeatures.load(directory)
-        model.head_ = TfidfHead(int(meta["n_features"]), len(model.label_space_))
-        try:
-            model.head_.load_state_dict(load_file(str(directory / WEIGHTS)))
-        except (OSError, RuntimeError) as exc:
-            raise RunError(f"cannot read the SVM weights {directory / WEIGHTS}: {exc}") from exc
-        model.head_.eval()
-        model.history_ = list(meta.get("history") or [])
-        model.constant_labels_ = int(meta.get("constant_labels", 0))
-        return model
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "head_"):
-            raise RunError("this LinearSvmClassifier is not fitted; call fit(corpus) first")
+    def _load(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.features_ = TfidfFeatures.load(directory)
+        self.head_ = TfidfHead(int(meta["n_features"]), len(self.label_space_))
+        load_head(self.head_, directory / WEIGHTS_FILE, "SVM")
+        self.constant_labels_ = int(meta.get("constant_labels", 0))

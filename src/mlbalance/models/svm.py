@@ -16,22 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, RunError
-from mlbalance.models.base import (
-    Classifier,
-    ProgressCallback,
-    model_from_json,
-    no_progress,
-    read_model_json,
-    write_model_json,
-)
+from mlbalance.models.base import WEIGHTS_FILE, Classifier, ProgressCallback, no_progress, save_weights
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 
 if TYPE_CHECKING:
@@ -39,8 +31,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS = "model.safetensors"
-FORMAT_VERSION = 1
 NO_POSITIVE_SCORE = -1000.0
 ALL_POSITIVE_SCORE = 1000.0
 SCORE_BATCH = 4096
@@ -62,6 +52,7 @@ class SvmClassifier(Classifier):
     name: ClassVar[str] = "svm"
     score_kind: ClassVar[Literal["probability", "decision"]] = "decision"
     takes_loss: ClassVar[bool] = False
+    fitted_attribute: ClassVar[str] = "coef_"
 
     def __init__(
         self,
@@ -170,47 +161,26 @@ class SvmClassifier(Classifier):
         progress("score", 1, 1)
         return scores
 
-    def save(self, directory: str | Path) -> None:
-        """Write ``model.json``, ``model.safetensors`` (``coef``, ``intercept``) and the featuriser."""
-        from safetensors.numpy import save_file
-
-        if not hasattr(self, "coef_"):
-            raise RunError("this SvmClassifier is not fitted; nothing to save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {
-            "coef": np.ascontiguousarray(self.coef_),
-            "intercept": np.ascontiguousarray(self.intercept_),
-        }
-        atomic_save(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp))
+    def _save(self, directory: Path) -> dict[str, Any]:
+        """``model.safetensors`` (``coef``, ``intercept``) and the featuriser."""
+        save_weights(directory / WEIGHTS_FILE, {"coef": self.coef_, "intercept": self.intercept_})
         self.features_.save(directory)
-        write_model_json(
-            directory,
-            self,
-            FORMAT_VERSION,
-            constant_labels=getattr(self, "constant_labels_", 0),
-        )
+        return {"constant_labels": getattr(self, "constant_labels_", 0)}
 
-    @classmethod
-    def load(cls, directory: str | Path) -> SvmClassifier:
-        """Read a model written by :meth:`save` (safetensors, JSON and ``.npy``; no pickle)."""
+    def _load(self, directory: Path, meta: dict[str, Any]) -> None:
         from safetensors.numpy import load_file
 
-        directory = Path(directory)
-        meta = read_model_json(directory, cls.name, FORMAT_VERSION)
-        model = model_from_json(cls, meta)
-        model.history_ = []
-        model.features_ = TfidfFeatures.load(directory)
+        self.features_ = TfidfFeatures.load(directory)
+        weights = directory / WEIGHTS_FILE
         try:
-            tensors = load_file(str(directory / WEIGHTS))
-            model.coef_, model.intercept_ = tensors["coef"], tensors["intercept"]
+            tensors = load_file(str(weights))
+            self.coef_, self.intercept_ = tensors["coef"], tensors["intercept"]
         except (OSError, KeyError, ValueError) as exc:
-            raise RunError(f"cannot read the SVM weights {directory / WEIGHTS}: {exc}") from exc
-        expected = (len(model.label_space_), model.features_.n_features)
-        if model.coef_.shape != expected or model.intercept_.shape != expected[:1]:
+            raise RunError(f"cannot read the SVM weights {weights}: {exc}") from exc
+        expected = (len(self.label_space_), self.features_.n_features)
+        if self.coef_.shape != expected or self.intercept_.shape != expected[:1]:
             raise RunError(
-                f"{directory / WEIGHTS} holds coef {model.coef_.shape} and intercept "
-                f"{model.intercept_.shape}; expected {expected} and {expected[:1]}"
+                f"{weights} holds coef {self.coef_.shape} and intercept "
+                f"{self.intercept_.shape}; expected {expected} and {expected[:1]}"
             )
-        model.constant_labels_ = int(meta.get("constant_labels", 0))
-        return model
+        self.constant_labels_ = int(meta.get("constant_labels", 0))

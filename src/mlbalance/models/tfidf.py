@@ -25,18 +25,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from mlbalance._atomic import atomic_save
 from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1, macro_f1_at
-from mlbalance.models.base import (
-    Classifier,
-    ProgressCallback,
-    model_from_json,
-    no_progress,
-    read_model_json,
-    write_model_json,
-)
+from mlbalance.models.base import WEIGHTS_FILE, Classifier, ProgressCallback, no_progress, save_weights
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
 from mlbalance.models.lazy_sgd import LazySGD
 from mlbalance.training import TrainingConfig, run_training
@@ -47,8 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS = "model.safetensors"
-FORMAT_VERSION = 1
 SCORE_BATCH = 2048
 #: The SGD learning rate when ``lr`` is None: 3000 (measured best on Reuters-21578 for the paper's
 #: losses) and 300 for ASL, whose clipped negative term stops pushing a confidently wrong negative
@@ -146,6 +136,7 @@ class TfidfClassifier(Classifier):
     needs_validation: ClassVar[bool] = True
     #: Whether the features include TF-IDF (and the TF-IDF settings are arguments).
     uses_tfidf: ClassVar[bool] = True
+    fitted_attribute: ClassVar[str] = "head_"
 
     def __init__(
         self,
@@ -367,51 +358,35 @@ class TfidfClassifier(Classifier):
         return out
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | Path) -> None:
-        """Write ``model.json``, ``model.safetensors`` and the featuriser (``features.json``/``.npy``)."""
-        from safetensors.torch import save_file
-
-        self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.head_.state_dict().items()}
-        atomic_save(directory / WEIGHTS, lambda tmp: save_file(state, tmp))
+    def _save(self, directory: Path) -> dict[str, Any]:
+        """``model.safetensors`` (the head) and the featuriser (``features.json``/``.npy``)."""
+        save_weights(directory / WEIGHTS_FILE, self.head_.state_dict())
         self.features_.save(directory)
-        write_model_json(
-            directory,
-            self,
-            FORMAT_VERSION,
-            n_features=self.features_.n_features,
-            best_epoch=getattr(self, "best_epoch_", None),
-            best_val_micro_f1=getattr(self, "best_val_micro_f1_", None),
-            val_threshold=getattr(self, "val_threshold_", None),
-            history=getattr(self, "history_", []),
-        )
+        return {
+            "n_features": self.features_.n_features,
+            "best_epoch": getattr(self, "best_epoch_", None),
+            "best_val_micro_f1": getattr(self, "best_val_micro_f1_", None),
+            "val_threshold": getattr(self, "val_threshold_", None),
+        }
 
-    @classmethod
-    def load(cls, directory: str | Path) -> TfidfClassifier:
-        """Read a model written by :meth:`save` (JSON, ``.npy`` and safetensors; no pickle)."""
-        from safetensors.torch import load_file
+    def _load(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.features_ = self._load_features(directory)
+        self.head_ = TfidfHead(int(meta["n_features"]), len(self.label_space_), self.hidden, self.dropout)
+        load_head(self.head_, directory / WEIGHTS_FILE, "TF-IDF head")
+        self.best_epoch_ = meta.get("best_epoch")
+        self.best_val_micro_f1_ = meta.get("best_val_micro_f1")
+        self.val_threshold_ = meta.get("val_threshold")
 
-        directory = Path(directory)
-        meta = read_model_json(directory, cls.name, FORMAT_VERSION)
-        model = model_from_json(cls, meta)
-        model.features_ = model._load_features(directory)
-        model.head_ = TfidfHead(int(meta["n_features"]), len(model.label_space_), model.hidden, model.dropout)
-        try:
-            model.head_.load_state_dict(load_file(str(directory / WEIGHTS)))
-        except (OSError, RuntimeError) as exc:
-            raise RunError(f"cannot read the TF-IDF head weights {directory / WEIGHTS}: {exc}") from exc
-        model.head_.eval()
-        model.history_ = list(meta.get("history") or [])
-        model.best_epoch_ = meta.get("best_epoch")
-        model.best_val_micro_f1_ = meta.get("best_val_micro_f1")
-        model.val_threshold_ = meta.get("val_threshold")
-        return model
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "head_"):
-            raise RunError("this TfidfClassifier is not fitted; call fit(corpus) first")
+def load_head(head: nn.Module, path: Path, what: str) -> None:
+    """Read ``head``'s weights from the safetensors file ``path`` and put it in eval mode."""
+    from safetensors.torch import load_file
+
+    try:
+        head.load_state_dict(load_file(str(path)))
+    except (OSError, RuntimeError) as exc:
+        raise RunError(f"cannot read the {what} weights {path}: {exc}") from exc
+    head.eval()
 
 
 @contextmanager
