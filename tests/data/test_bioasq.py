@@ -112,11 +112,11 @@ def test_all_years_and_generated_file(tmp_path):
         (b"", r"the file is empty"),
         (
             b'{"articles": [{"pmid": "1", "title": "t"',
-            r"article 0 at character offset 14: malformed JSON \(truncated",
+            r"malformed JSON at article 0 \(0 read before it\): truncated file",
         ),
         (
             b'{"articles": [{"pmid": "1", "meshMajor": ["a"]} {"pmid": 2}]}',
-            r"found .*; expected ',' or '\]' after article 0",
+            r"malformed JSON at article 1 \(1 read before it\): parse error: after array element, I expect",
         ),
         (b'{"articles": [1, 2]}', r"article 0 is a JSON int .*expected an object"),
         (b'{"other": 1}', r'no "articles" list in the top-level object'),
@@ -140,12 +140,14 @@ def test_malformed_files(tmp_path, content, message):
 
 
 def test_malformed_article_does_not_read_the_whole_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(bioasq, "MAX_ARTICLE_CHARS", 1000)
+    monkeypatch.setattr(bioasq, "CHUNK_BYTES", 1000)
     path = tmp_path / "bad.json"
     good = json.dumps(article(1))
     path.write_text('{"articles": [' + good + ', {"pmid": "2", "title": tru ' + (", " + good) * 200 + "]}")
-    with pytest.raises(DataError, match=r"article 1 at character offset \d+: malformed JSON"):
-        list(iter_articles(path))
+    read = []
+    with pytest.raises(DataError, match=r"malformed JSON at article 1 .*invalid string"):
+        list(iter_articles(path, progress=read.append))
+    assert sum(read) < path.stat().st_size / 4  # stopped at the bad article, not at the end
 
 
 def test_too_few_articles(tmp_path):

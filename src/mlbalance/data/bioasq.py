@@ -1,9 +1,9 @@
 """PubMed MeSH indexing from the BioASQ Task A JSON, streamed, with the paper's preprocessing.
 
 The BioASQ training file is one JSON object, ``{"articles": [{"pmid", "title", "abstractText",
-"meshMajor", "year", "journal"}, ...]}``, of many gigabytes. :func:`iter_articles` reads it in
-fixed-size chunks and decodes one article at a time with :meth:`json.JSONDecoder.raw_decode`, so
-memory stays flat whatever the file size (a top-level list of articles is read the same way).
+"meshMajor", "year", "journal"}, ...]}``, of many gigabytes. :func:`iter_articles` streams it with
+ijson (its C parser), one article at a time, so memory stays flat whatever the file size (a top-level
+list of articles is read the same way).
 
 :func:`load_bioasq` follows the paper: articles of 2020–2021, text ``title + " " + abstractText``,
 labels ``meshMajor``; 10,000 articles held out (``train_test_split(random_state=123)``) and halved
@@ -22,13 +22,12 @@ train. What it does with unusual articles (counted in ``Corpus.metadata`` and lo
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -40,36 +39,23 @@ from mlbalance.errors import DataError
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
-#: An article longer than this (in characters) is taken for malformed JSON rather than read on.
-MAX_ARTICLE_CHARS = 16 << 20
-_WS = " \t\r\n"
 
 
-class _Reader:
-    """Decoded text of a file in chunks, with the absolute character offset of the buffer start."""
+class _Utf8Stream:
+    """A binary file as ijson reads it: chunks checked as UTF-8 (or repaired with U+FFFD), counted
+    for the progress callback."""
 
-    def __init__(self, path: Path, progress: Callable[[int], None] | None, errors: str = "strict") -> None:
-        self.path = path
-        self.handle = open(path, "rb")  # noqa: SIM115 - closed in close()
+    def __init__(
+        self, handle: BinaryIO, path: Path, progress: Callable[[int], None] | None, errors: str
+    ) -> None:
+        self.handle, self.path, self.progress, self.errors = handle, path, progress, errors
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
-        self.buf = ""
-        self.pos = 0
-        self.offset = 0  # characters consumed before buf
         self.bytes_read = 0
-        self.eof = False
-        self.progress = progress
 
-    def close(self) -> None:
-        self.handle.close()
-
-    def more(self) -> bool:
-        """Append the next chunk to the buffer; False at end of file."""
-        if self.eof:
-            return False
-        raw = self.handle.read(CHUNK_BYTES)
-        final = not raw
+    def read(self, size: int = -1) -> bytes:
+        raw = self.handle.read(CHUNK_BYTES if size is None or size < 0 else min(size, CHUNK_BYTES))
         try:
-            text = self.decoder.decode(raw, final=final)
+            text = self.decoder.decode(raw, final=not raw)
         except UnicodeDecodeError as exc:
             at = self.bytes_read + exc.start
             raise DataError(
@@ -79,58 +65,38 @@ class _Reader:
         self.bytes_read += len(raw)
         if self.progress is not None and raw:
             self.progress(len(raw))
-        if self.pos > CHUNK_BYTES:
-            self.offset += self.pos
-            self.buf = self.buf[self.pos :]
-            self.pos = 0
-        self.buf += text
-        self.eof = final
-        return not final or bool(text)
+        return text.encode("utf-8") if self.errors == "replace" else raw
 
-    def skip_ws(self) -> str:
-        """Skip whitespace; the next character, or '' at end of file."""
-        while True:
-            buf, pos = self.buf, self.pos
-            while pos < len(buf) and buf[pos] in _WS:
-                pos += 1
-            self.pos = pos
-            if pos < len(buf):
-                return buf[pos]
-            if not self.more():
-                return ""
 
-    def expect(self, chars: str, what: str) -> str:
-        char = self.skip_ws()
-        if not char or char not in chars:
-            found = repr(self.buf[self.pos : self.pos + 40]) if char else "end of file"
-            raise DataError(
-                f"{self.path}: character offset {self.offset + self.pos}: found {found}; expected {what}"
-            )
-        self.pos += 1
-        return char
+def _first_byte(handle: BinaryIO) -> bytes:
+    """The first byte that is not JSON whitespace (b'' for none); the file is rewound after."""
+    while chunk := handle.read(CHUNK_BYTES):
+        stripped = chunk.lstrip(b" \t\r\n")
+        if stripped:
+            handle.seek(0)
+            return stripped[:1]
+    handle.seek(0)
+    return b""
 
-    def value(self, decoder: json.JSONDecoder, what: str) -> Any:
-        """Decode one JSON value at the cursor, reading more of the file as needed."""
-        self.skip_ws()
-        while True:
-            try:
-                obj, end = decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                too_long = len(self.buf) - self.pos > MAX_ARTICLE_CHARS
-                if too_long or not self.more():
-                    start = self.offset + self.pos
-                    reason = "truncated file" if self.eof and not too_long else exc.msg
-                    raise DataError(
-                        f"{self.path}: {what} at character offset {start}: malformed JSON ({reason}, "
-                        f"near {self.buf[exc.pos : exc.pos + 30]!r}); expected a JSON object"
-                    ) from None
-                continue
-            if end == len(self.buf) and not self.eof and not isinstance(obj, dict | list | str):
-                # A number may continue in the next chunk; read on and decode again.
-                self.more()
-                continue
-            self.pos = end
-            return obj
+
+def _parse_error(path: Path, exc: Exception, index: int) -> DataError:
+    """A one-line :class:`DataError` from ijson's message (its first line and the text it points at)."""
+    message = exc.args[0] if exc.args else str(exc)
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    reason = "truncated file" if not lines or "premature EOF" in lines[0] else lines[0]
+    near = f", near {lines[1][:60]!r}" if len(lines) > 2 else ""
+    return DataError(f"{path}: malformed JSON at article {index} ({index} read before it): {reason}{near}")
+
+
+def _has_articles_key(path: Path) -> bool:
+    """Whether the top-level object of ``path`` has an ``"articles"`` key (checked when none was read)."""
+    import ijson
+
+    with open(path, "rb") as handle:
+        events = ijson.parse(handle)
+        return any(prefix == "" and event == "map_key" and key == "articles" for prefix, event, key in events)
 
 
 def iter_articles(
@@ -138,7 +104,7 @@ def iter_articles(
     progress: Callable[[int], None] | None = None,
     unicode_errors: Literal["strict", "replace"] = "strict",
 ) -> Iterator[dict[str, Any]]:
-    """The article objects of a BioASQ JSON file, one at a time, in file order.
+    """The article objects of a BioASQ JSON file, one at a time, in file order (streamed by ijson).
 
     Args:
         path: ``{"articles": [...]}`` (other top-level keys are skipped) or a top-level list.
@@ -150,6 +116,8 @@ def iter_articles(
         DataError: empty file, non-UTF-8 bytes, malformed or truncated JSON, no ``articles`` list,
             an article that is not an object.
     """
+    import ijson
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected a BioASQ Task A JSON file")
@@ -157,38 +125,26 @@ def iter_articles(
         raise DataError(f"{path}: the file is empty; expected a BioASQ Task A JSON file")
     if unicode_errors not in ("strict", "replace"):
         raise DataError(f"`unicode_errors` must be 'strict' or 'replace', got {unicode_errors!r}")
-    reader = _Reader(path, progress, unicode_errors)
-    decoder = json.JSONDecoder()
-    try:
-        first = reader.expect("{[", "'{' or '[' opening the BioASQ JSON")
-        if first == "{":
-            while True:
-                key = reader.value(decoder, "a key of the top-level object")
-                if not isinstance(key, str):
-                    raise DataError(f'{path}: top-level key {key!r} is not a string; expected "articles"')
-                reader.expect(":", "':' after a top-level key")
-                if key == "articles":
-                    reader.expect("[", "'[' opening the articles list")
-                    break
-                reader.value(decoder, f"the value of top-level key {key!r}")
-                if reader.expect(",}", "',' or '}' in the top-level object") == "}":
-                    raise DataError(f'{path}: no "articles" list in the top-level object; expected one')
+    with open(path, "rb") as handle:
+        first = _first_byte(handle)
+        if first not in (b"{", b"["):
+            found = repr(handle.read(40).strip()) if first else "only whitespace"
+            raise DataError(f"{path}: found {found}; expected '{{' or '[' opening the BioASQ JSON")
+        stream = _Utf8Stream(handle, path, progress, unicode_errors)
         index = 0
-        if reader.skip_ws() == "]":
-            return
-        while True:
-            article = reader.value(decoder, f"article {index}")
-            if not isinstance(article, dict):
-                raise DataError(
-                    f"{path}: article {index} is a JSON {type(article).__name__} ({str(article)[:60]!r}); "
-                    "expected an object"
-                )
-            yield article
-            index += 1
-            if reader.expect(",]", f"',' or ']' after article {index - 1}") == "]":
-                return
-    finally:
-        reader.close()
+        try:
+            for article in ijson.items(stream, "articles.item" if first == b"{" else "item", use_float=True):
+                if not isinstance(article, dict):
+                    raise DataError(
+                        f"{path}: article {index} is a JSON {type(article).__name__} "
+                        f"({str(article)[:60]!r}); expected an object"
+                    )
+                yield article
+                index += 1
+        except ijson.JSONError as exc:
+            raise _parse_error(path, exc, index) from None
+    if index == 0 and first == b"{" and not _has_articles_key(path):
+        raise DataError(f'{path}: no "articles" list in the top-level object; expected one')
 
 
 def _year(value: Any) -> int | None:
