@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlbalance import __version__
 from mlbalance._atomic import atomic_write_json, atomic_write_text
+from mlbalance._version import __version__
 from mlbalance.errors import RunError
 
 if TYPE_CHECKING:

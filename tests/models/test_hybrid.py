@@ -11,10 +11,11 @@ import torch
 from transformer_fixtures import make_tiny_encoder, tiny_corpus
 
 from mlbalance.errors import ConfigError
+from mlbalance.models.encoders import checkpoint_pooling
 from mlbalance.models.features import TfidfConfig
 from mlbalance.models.hybrid import EmbeddingClassifier, HybridClassifier
 from mlbalance.models.registry import build_model, load_model, model_parameters, save_model
-from mlbalance.models.sentence_encoder import SentenceEncoder, checkpoint_pooling, text_hashes
+from mlbalance.models.sentence_encoder import SentenceEncoder, text_hashes
 from mlbalance.models.tfidf import TfidfClassifier
 
 

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from mlbalance import __version__
+from mlbalance._version import __version__
 
 #: Sub-command modules, registered in this order when they exist.
 COMMAND_MODULES = ("data", "train", "evaluate", "predict", "compare", "tune", "serve", "export")

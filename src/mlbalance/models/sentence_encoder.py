@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 from mlbalance._atomic import atomic_open
 from mlbalance.errors import ConfigError
 from mlbalance.models.base import ProgressCallback, no_progress
+from mlbalance.models.encoders import Pooling, checkpoint_pooling, no_loading_bars, pool, resolve_encoder
 
 log = logging.getLogger(__name__)
 
@@ -35,42 +36,6 @@ POOLINGS: tuple[str, ...] = ("auto", "mean", "cls", "max", "pooler")
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 #: Where vectors are cached when no folder is given (``$MLBALANCE_CACHE`` overrides the base).
 DEFAULT_CACHE = Path(os.environ.get("MLBALANCE_CACHE", Path.home() / ".cache" / "mlbalance")) / "vectors"
-
-
-@dataclass(frozen=True)
-class Pooling:
-    """How token states become one vector: ``mode`` (mean, cls, max, pooler) and L2 ``normalize``."""
-
-    mode: str
-    normalize: bool
-
-
-def checkpoint_pooling(path: str | Path, has_pooler: bool) -> tuple[Pooling, str]:
-    """The pooling a checkpoint declares, and where it came from (for the run's config).
-
-    A sentence-transformers folder: its ``Pooling`` module's mode and a ``Normalize`` module if listed;
-    otherwise the pooler output when the encoder has one, else the CLS token, unnormalised.
-    """
-    folder = Path(path)
-    modules_file = folder / "modules.json"
-    if modules_file.is_file():
-        try:
-            modules = json.loads(modules_file.read_text())
-            kinds = {str(m.get("type", "")).rsplit(".", 1)[-1]: m for m in modules}
-            if "Pooling" in kinds:
-                config = json.loads((folder / kinds["Pooling"].get("path", "") / "config.json").read_text())
-                for key, mode in (
-                    ("pooling_mode_mean_tokens", "mean"),
-                    ("pooling_mode_cls_token", "cls"),
-                    ("pooling_mode_max_tokens", "max"),
-                ):
-                    if config.get(key):
-                        return Pooling(mode, "Normalize" in kinds), "sentence-transformers modules.json"
-        except (OSError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"cannot read the sentence-transformers pooling of {folder}: {exc}") from exc
-    if has_pooler:
-        return Pooling("pooler", False), "the encoder's pooler (no sentence-transformers pooling declared)"
-    return Pooling("cls", False), "the CLS token (no pooling declared and no pooler)"
 
 
 def text_hashes(texts: Sequence[str]) -> np.ndarray:
@@ -168,7 +133,6 @@ class SentenceEncoder:
             import torch
             from transformers import AutoModel, AutoTokenizer
 
-            from mlbalance.models.transformer import no_loading_bars, resolve_encoder
 
             path, local_only = resolve_encoder(self.encoder)
             try:
@@ -291,14 +255,3 @@ class SentenceEncoder:
         return out
 
 
-def pool(result: Any, mask: Any, mode: str) -> Any:
-    """One vector per text from an encoder's output: mean / max over real tokens, CLS, or the pooler."""
-    if mode == "pooler":
-        return result.pooler_output
-    states = result.last_hidden_state
-    if mode == "cls":
-        return states[:, 0]
-    m = mask.unsqueeze(-1).to(states.dtype)
-    if mode == "max":
-        return states.masked_fill(m == 0, float("-inf")).amax(1)
-    return (states * m).sum(1) / m.sum(1).clamp_min(1.0)

