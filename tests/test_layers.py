@@ -1,5 +1,5 @@
-"""The package's layers: every import (function-level ones included) goes to the same layer or a lower
-one, and no modules import each other in a circle."""
+"""The package's structure: every import (function-level ones included) goes to the same layer or a
+lower one, no modules import each other in a circle, and a module over 500 lines says why at its top."""
 
 from __future__ import annotations
 
@@ -131,3 +131,13 @@ def test_the_version_matches_the_package_metadata():
 
     project = tomllib.loads((SOURCE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert __version__ == project["version"]
+
+
+def test_a_module_over_500_lines_says_why_at_its_top():
+    long = {}
+    for name, path in module_names().items():
+        text = path.read_text(encoding="utf-8")
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if text.count("\n") > 500 and "One module of" not in docstring:
+            long[name] = text.count("\n")
+    assert long == {}

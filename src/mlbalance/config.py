@@ -159,6 +159,22 @@ def _check_seed(seed: Any) -> None:
         raise ConfigError(f"`seed` must be an integer >= 0, got {seed!r}")
 
 
+def _takes_loss(model: str) -> bool:
+    """Whether model kind ``model`` is trained with a loss preset (its class says so)."""
+    from mlbalance.models.registry import model_takes_loss
+
+    return model_takes_loss(model)
+
+
+def run_config_of(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's stored :class:`TrainConfig` dictionary as this version writes it: the loss of a model
+    that takes none (``"db"`` in run directories of earlier versions) is None."""
+    out = dict(stored)
+    if "model" in out and out["model"] in MODEL_KINDS and not _takes_loss(out["model"]):
+        out["loss"] = None
+    return out
+
+
 def _check_options(options: Any) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise ConfigError(f"`model_options` must be a mapping, got {options!r}")
@@ -176,7 +192,9 @@ class TrainConfig:
     Attributes:
         data: the corpus.
         model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
-        loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); ignored by the SVM.
+        loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); None for a model that takes no loss
+            (the SVMs). Run directories written before this held ``"db"`` for the SVMs;
+            :func:`run_config_of` reads them as None.
         seed: seeds the model (passed on where its constructor takes ``seed``).
         threshold: how thresholds are tuned on validation.
         model_options: further constructor arguments of the model (``max_epochs``, ``lr``, ...).
@@ -184,14 +202,19 @@ class TrainConfig:
 
     data: DataConfig
     model: ModelKind = "tfidf"
-    loss: str = "db"
+    loss: str | None = "db"
     seed: int = 0
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     model_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODEL_KINDS)
-        if not isinstance(self.loss, str) or not self.loss:
+        if not _takes_loss(self.model):
+            if self.loss is not None:
+                raise ConfigError(
+                    f"model {self.model!r} takes no loss; leave out `loss` (--loss), got {self.loss!r}"
+                )
+        elif not isinstance(self.loss, str) or not self.loss:
             raise ConfigError(f"`loss` must be a loss name, got {self.loss!r}")
         _check_seed(self.seed)
         object.__setattr__(self, "model_options", _check_options(self.model_options))
@@ -206,17 +229,14 @@ class TrainConfig:
             if key in values:
                 raise ConfigError(f"`{key}` is a setting of `compare`, not of `train`")
         model = values.get("model", "tfidf")
-        if model in SVM_KINDS.values() and values.get("loss") is not None:
-            raise ConfigError(
-                f"model {model!r} is a linear SVM and takes no loss; leave out `loss` (--loss), "
-                f"got {values['loss']!r}"
-            )
+        check_choice("model", model, MODEL_KINDS)
+        default_loss = "db" if _takes_loss(model) else None
         options = dict(values.get("model_options") or {})
         options.update({k: v for k, v in values.items() if k not in RUN_KEYS})
         return cls(
             data=DataConfig(values["dataset"], values.get("data"), values.get("data_options") or {}),
             model=model,
-            loss=values.get("loss") or "db",
+            loss=values.get("loss") or default_loss,
             seed=values.get("seed", 0),
             threshold=ThresholdConfig.from_values(values),
             model_options=options,
@@ -259,7 +279,7 @@ class CompareConfig:
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODEL_KINDS)
         check_choice("svm_backend", self.svm_backend, SVM_BACKENDS)
-        if self.model in SVM_KINDS.values():
+        if not _takes_loss(self.model):
             raise ConfigError(
                 "`model` of a comparison must be 'tfidf', 'transformer', 'embedding' or 'hybrid'; add the "
                 "SVM with --svm"
@@ -315,7 +335,7 @@ class CompareConfig:
         return TrainConfig(
             data=self.data,
             model=SVM_KINDS[self.svm_backend] if loss is None else self.model,  # type: ignore[arg-type]
-            loss="db" if loss is None else loss,
+            loss=loss,
             seed=self.seed if seed is None else seed,
             threshold=self.threshold,
             model_options=self.svm_options if loss is None else self.model_options,

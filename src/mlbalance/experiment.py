@@ -145,7 +145,7 @@ def _builder(config: TrainConfig) -> Callable[[], Classifier]:
 def train(
     corpus_or_source: Corpus | str | Path,
     model: str = "tfidf",
-    loss: str = "db",
+    loss: str | None = None,
     out: str | Path | None = None,
     *,
     data: str | Path | None = None,
@@ -168,7 +168,8 @@ def train(
         corpus_or_source: a :class:`~mlbalance.data.corpus.Corpus`, a source name
             (``"reuters21578"``, ``"synthetic:tiny"``) or a path to a JSONL/CSV file or folder.
         model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
-        loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); the SVM has none.
+        loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); None: ``"db"`` for a model that
+            takes a loss, none for the SVMs (which refuse one).
         out: a run directory to write (None: keep the run in memory only).
         data: the file a source name needs (e.g. the Reuters archive).
         data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
@@ -197,6 +198,10 @@ def train(
         >>> run = mlbalance.train("my_corpus/", model="tfidf", loss="db", out="runs/db")  # doctest: +SKIP
         >>> run.predict(["Wheat exports rose ..."])  # doctest: +SKIP
     """
+    from mlbalance.models.registry import model_takes_loss
+
+    if loss is None and model_takes_loss(model):
+        loss = "db"
     corpus, data_config = _corpus_and_data(corpus_or_source, data, data_options)
     config = TrainConfig(
         data=data_config,

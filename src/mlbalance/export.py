@@ -105,7 +105,7 @@ def model_card(run: Run) -> str:
     config = run.config or {}
     kind = run.model.name
     loss = config.get("loss") or getattr(run.model, "loss", None)
-    takes_loss = kind not in ("svm", "svm-sgd")
+    takes_loss = run.model.takes_loss
     dataset = (config.get("data") or {}).get("source") or "a user corpus"
     stats = run.stats
     sizes = stats.group_sizes()

@@ -18,6 +18,10 @@ Layout of ``RUN_DIR``::
 
 Every file is written atomically; ``COMPLETE`` is removed before a finished run is retrained and
 written again only after every other file, so a half-written run is never loaded as a finished one.
+
+One module of about 500 lines by intent: it is the run-directory format — writing, reading,
+validating, the per-directory lock and the journal of updates — and both halves of a format belong
+in one place.
 New thresholds and metrics of a finished run (``evaluate --threshold``) go through the journal
 ``.update/`` (:func:`update_run`), so the run stays loadable whenever that is interrupted.
 """
@@ -136,6 +140,10 @@ def read_config(directory: str | Path) -> dict[str, Any]:
             f"{directory} is a run of format version {config['format_version']!r}; "
             f"this mlbalance ({__version__}) reads version {FORMAT_VERSION}"
         )
+    if isinstance(config.get("run"), dict):
+        from mlbalance.config import run_config_of
+
+        config["run"] = run_config_of(config["run"])  # an earlier version's SVM "loss": read as None
     return config
 
 

@@ -89,7 +89,7 @@ def suggest_config(
         "min_df": trial.suggest_int("min_df", 1, 3),
         "ngram_range": (1, trial.suggest_int("ngram_max", 1, 2)),
     }
-    loss = "db"  # what a TrainConfig of the SVM stores; the SVM takes no loss
+    loss: str | None = None  # the SVM takes no loss
     if model == "svm":
         options["C"] = trial.suggest_float("C", 0.03, 30.0, log=True)
     else:

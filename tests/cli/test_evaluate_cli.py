@@ -81,3 +81,19 @@ def test_fixed_threshold_from_the_cli(tmp_path, cli, trained_run):
     trained = cli("train", "--dataset", "synthetic:tiny", "--threshold", "fixed", "--out", out, "--quiet")
     assert trained.code == 0, trained.err
     assert json.loads((out / "thresholds.json").read_text())["value"] == 0.5
+
+
+def test_an_svm_run_is_retuned_and_one_of_an_earlier_version_too(cli, tmp_path):
+    out = tmp_path / "svm"
+    assert cli("train", "--dataset", "synthetic:tiny", "--model", "svm", "--out", out).code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["run"]["loss"] is None  # the SVM takes no loss; none is stored
+    config["run"]["loss"] = "db"  # what earlier versions stored for the SVM
+    (out / "config.json").write_text(json.dumps(config))
+    result = cli("evaluate", out, "--threshold", "global-optimal", "--json")
+    assert result.code == 0, result.err
+    assert {(r["loss"], r["threshold_method"]) for r in json.loads(result.out)} == {(None, "global-optimal")}
+    assert json.loads((out / "config.json").read_text())["run"]["loss"] is None
+    args = ("--dataset", "synthetic:tiny", "--model", "svm", "--loss", "db", "--out", tmp_path / "x")
+    refused = cli("train", *args)
+    assert refused.code != 0 and "takes no loss" in one_line_error(refused)

@@ -53,8 +53,12 @@ def model_class(kind: str) -> type[Classifier]:
 
 
 def model_takes_loss(kind: str) -> bool:
-    """Whether model ``kind`` is trained with a loss preset (its class's ``takes_loss``)."""
-    return model_class(kind).takes_loss
+    """Whether model ``kind`` is trained with a loss preset (its class's ``takes_loss``); answered
+    without the model's optional extra (its module imports only the core at the top)."""
+    if kind not in MODELS:
+        raise ConfigError(f"`model` must be one of {tuple(MODELS)}, got {kind!r}")
+    module_name, class_name = MODELS[kind]
+    return bool(getattr(importlib.import_module(module_name), class_name).takes_loss)
 
 
 def model_parameters(kind: str) -> tuple[str, ...]:

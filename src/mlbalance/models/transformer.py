@@ -22,6 +22,10 @@ Training runs through :mod:`accelerate`, so one command runs on a CPU, a GPU, or
 gradient equals the one-process gradient), so a run gives the same model on 1 or N processes. The
 epoch loop, early stopping and the per-epoch checkpoint are :func:`mlbalance.training.run_training`.
 
+One module of about 730 lines: the settings, network, training, scoring and files of one model
+kind. What it shares with the frozen-encoder models lives in :mod:`mlbalance.models.encoders`
+(checkpoints and pooling) and :mod:`mlbalance.models.text_batches` (tokenising and batching).
+
 Example:
     >>> clf = TransformerClassifier(encoder="minilm", loss="db", max_length=128)  # doctest: +SKIP
     >>> clf.fit(corpus, checkpoint_dir="runs/x/checkpoints")  # doctest: +SKIP
