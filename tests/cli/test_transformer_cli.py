@@ -78,7 +78,6 @@ class InterruptAtEpoch2(TqdmProgress):
         super().__call__(stage, done, total, **info)
 
 
-@pytest.mark.slow  # three tiny-BERT trainings: ~20 s of CPU
 def test_interrupted_transformer_run_resumes_to_the_same_result(tmp_path, cli, tiny_setup, monkeypatch):
     folder, encoder = tiny_setup
     args = [
