@@ -47,6 +47,14 @@ def add_command(
     return parser
 
 
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, model_choices: tuple[str, ...] = MODEL_KINDS
+) -> None:
+    """The data and the model/training argument groups of ``train`` and ``compare``."""
+    add_data_arguments(parser)
+    add_model_arguments(parser, model_choices=model_choices)
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument(
@@ -90,6 +98,8 @@ def add_model_arguments(
 
 #: The flags of :func:`add_threshold_options` and ``--threshold``, as settings keys.
 THRESHOLD_FLAGS = ("threshold", "top_k", "at_least_one", "cv_folds", "fbr", "threshold_value")
+#: The run settings :func:`add_run_arguments` adds (as settings keys).
+RUN_FLAGS = ("dataset", "data", "model", "seed", *THRESHOLD_FLAGS)
 
 
 def add_threshold_options(group: Any) -> None:
@@ -140,14 +150,15 @@ def parse_option(text: str) -> tuple[str, Any]:
 def settings_from(args: argparse.Namespace, keys: tuple[str, ...]) -> dict[str, Any]:
     """The config file's settings (if ``--config``) overridden by the flags that were given.
 
-    ``keys`` names the run-level attributes of ``args`` to collect; model flags and ``--option``
-    values are always collected.
+    ``keys`` names the command's own run-level attributes of ``args`` to collect; the data, model,
+    seed and thresholding flags (:data:`RUN_FLAGS`), model flags and ``--option`` values are always
+    collected.
     """
     settings: dict[str, Any] = {}
     if getattr(args, "config", None):
         settings.update(load_config_file(args.config))
     given: dict[str, Any] = {}
-    for key in (*keys, *MODEL_FLAGS, "compile"):
+    for key in (*RUN_FLAGS, *keys, *MODEL_FLAGS, "compile"):
         value = getattr(args, key, None)
         if value is not None:
             given[key] = value

@@ -13,22 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from mlbalance.cli._common import (
-    THRESHOLD_FLAGS,
-    TqdmProgress,
-    add_command,
-    add_data_arguments,
-    add_model_arguments,
-    print_tables,
-    settings_from,
-)
+from mlbalance.cli._common import TqdmProgress, add_command, add_run_arguments, print_tables, settings_from
 
-RUN_KEYS = ("dataset", "data", "model", "losses", "svm", "svm_backend", "seed", "seeds", *THRESHOLD_FLAGS)
+#: The command's own settings (beside :data:`~mlbalance.cli._common.RUN_FLAGS`).
+RUN_KEYS = ("losses", "svm", "svm_backend", "seeds")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "compare", __doc__)
-    add_data_arguments(parser)
     parser.add_argument(
         "--losses",
         help="'all' (default: the paper's eight presets) or comma-separated names, e.g. bce,db,asl,zlpr",
@@ -42,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="liblinear: one LinearSVC per label (default); sgd: all labels at once (model svm-sgd, for "
         "thousands of labels)",
     )
-    add_model_arguments(parser, model_choices=("tfidf", "transformer", "embedding", "hybrid"))
+    add_run_arguments(parser, model_choices=("tfidf", "transformer", "embedding", "hybrid"))
     parser.add_argument(
         "--seeds",
         metavar="LIST",

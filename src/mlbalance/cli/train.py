@@ -9,28 +9,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlbalance.cli._common import (
-    THRESHOLD_FLAGS,
-    TqdmProgress,
-    add_command,
-    add_data_arguments,
-    add_model_arguments,
-    print_tables,
-    settings_from,
-)
+from mlbalance.cli._common import TqdmProgress, add_command, add_run_arguments, print_tables, settings_from
 
-RUN_KEYS = ("dataset", "data", "model", "loss", "seed", *THRESHOLD_FLAGS)
+#: The command's own settings (beside :data:`~mlbalance.cli._common.RUN_FLAGS`).
+RUN_KEYS = ("loss",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "train", __doc__)
-    add_data_arguments(parser)
     parser.add_argument(
         "--loss",
         help="loss: bce, focal, cb, r-focal, ntr-focal, db-nofocal, cb-ntr, db (the paper's), asl, zlpr, "
         "logit-adjusted (default: db)",
     )
-    add_model_arguments(parser)
+    add_run_arguments(parser)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory to write")
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in RUN_DIR from its checkpoint"

@@ -168,18 +168,25 @@ def read_jsonl(path: str | os.PathLike[str], fmt: FileFormat | None = None) -> I
         yield _make_record(obj, fmt, where, default_id=f"{path.stem}:{number}")
 
 
+def _next_row(reader: Any, path: Path, what: str) -> list[str] | None:
+    """The next row of a ``csv.reader`` (None at the end); malformed CSV: a :class:`DataError` at its line."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise DataError(f"{path}:{max(reader.line_num, 1)}: malformed {what} ({exc})") from None
+
+
 def read_csv(path: str | os.PathLike[str], fmt: FileFormat | None = None) -> Iterator[_Record]:
     """Records of a CSV file with a header row; labels are a delimiter-separated string."""
     fmt = fmt or FileFormat()
     path = Path(path)
     lines = (line for _, line in _decoded_lines(path, fmt.encoding))
     reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
+    header = _next_row(reader, path, "CSV header")
+    if header is None:
         return
-    except csv.Error as exc:
-        raise DataError(f"{path}:1: malformed CSV header ({exc})") from None
     for field in (fmt.text_field, fmt.labels_field):
         if field not in header:
             raise DataError(
@@ -187,12 +194,9 @@ def read_csv(path: str | os.PathLike[str], fmt: FileFormat | None = None) -> Ite
                 "(set the field names with text_field= / labels_field=)"
             )
     while True:
-        try:
-            row = next(reader)
-        except StopIteration:
+        row = _next_row(reader, path, "CSV")
+        if row is None:
             return
-        except csv.Error as exc:
-            raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
         if not row:
             continue
         where = f"{path}:{reader.line_num}"

@@ -40,6 +40,17 @@ class Scored:
         s = _core.as_scores(scores, name)
         return cls(s, _core.as_binary_csr(labels, labels_name, shape=s.shape))
 
+    def require_positives(self, name: str = "y_val") -> None:
+        """Raise :class:`DataError` when the labels hold no positive: nothing to tune a threshold on."""
+        if self.labels.nnz == 0:
+            raise DataError(f"`{name}` has no positive label: a threshold cannot be tuned on it")
+
+    def with_micro_f1(self, thresholds: Thresholds) -> Thresholds:
+        """``thresholds`` with the micro-F1 they reach on these scores (as ``validation_micro_f1``)."""
+        return dataclasses.replace(
+            thresholds, validation_micro_f1=micro_f1_of(thresholds, self.scores, self.labels)
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class OutOfFold:
@@ -104,16 +115,3 @@ class Thresholder(ABC):
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         """:meth:`tune` on checked inputs, without the ``at_least_one`` rule (or with it, if the
         method's choice depends on it)."""
-
-
-def require_positives(labels: sp.csr_matrix, name: str = "y_val") -> None:
-    """Raise :class:`DataError` when ``labels`` hold no positive: nothing to tune a threshold on."""
-    if labels.nnz == 0:
-        raise DataError(f"`{name}` has no positive label: a threshold cannot be tuned on it")
-
-
-def with_micro_f1(thresholds: Thresholds, val: Scored) -> Thresholds:
-    """``thresholds`` with the validation micro-F1 they reach on ``val``."""
-    return dataclasses.replace(
-        thresholds, validation_micro_f1=micro_f1_of(thresholds, val.scores, val.labels)
-    )

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlbalance.errors import ConfigError
-from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, with_micro_f1
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholds import FIXED_DEFAULTS, ScoreKind, Thresholds
 
 
@@ -31,7 +31,7 @@ class Fixed(Thresholder):
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         chosen = FIXED_DEFAULTS[score_kind] if self.value is None else self.value
-        return with_micro_f1(Thresholds("fixed", value=chosen, score_kind=score_kind), val)
+        return val.with_micro_f1(Thresholds("fixed", value=chosen, score_kind=score_kind))
 
 
 def _check_fixed_value(value: Any) -> float:

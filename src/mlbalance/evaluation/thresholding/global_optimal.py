@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, require_positives
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholds import ScoreKind, Thresholds
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class GlobalOptimal(Thresholder):
     name: ClassVar[str] = "global-optimal"
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
-        require_positives(val.labels)
+        val.require_positives()
         value, f1 = global_optimal_threshold(val.scores, val.labels)
         return Thresholds("global-optimal", value=value, score_kind=score_kind, validation_micro_f1=f1)
 

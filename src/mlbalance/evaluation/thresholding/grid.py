@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, require_positives
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholds import PAPER_GRIDS, ScoreKind, Thresholds
 
 
@@ -27,7 +27,7 @@ class Grid(Thresholder):
     grid: Any = None
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
-        require_positives(val.labels)
+        val.require_positives()
         value, f1 = tune_grid(val.scores, val.labels, check_grid(self.grid, score_kind))
         return Thresholds("grid", value=value, score_kind=score_kind, validation_micro_f1=f1)
 

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlbalance.errors import DataError
-from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, with_micro_f1
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholding.per_label import cut_thresholds, label_runs
 from mlbalance.evaluation.thresholding.per_label_cv import just_above_highest, within_rate_guard
 from mlbalance.evaluation.thresholds import NEVER, ScoreKind, Thresholds
@@ -189,7 +189,7 @@ class MicroMacroCV(Thresholder):
             score_kind=score_kind,
             at_least_one=bool(at_least_one),
         )
-        chosen_thr = with_micro_f1(chosen_thr, val)
+        chosen_thr = val.with_micro_f1(chosen_thr)
         logger.info(
             "micromacro-cv thresholds: %d of %d labels take the fallback, %d without training positive, "
             "%d with no cut tested on a positive",

@@ -17,13 +17,7 @@ import scipy.sparse as sp
 
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholding.base import (
-    OutOfFold,
-    Scored,
-    Thresholder,
-    require_positives,
-    with_micro_f1,
-)
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholding.global_optimal import global_optimal_threshold
 from mlbalance.evaluation.thresholding.grid import check_grid, tune_grid
 from mlbalance.evaluation.thresholds import ScoreKind, Thresholds
@@ -53,7 +47,7 @@ class PerLabel(Thresholder):
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         s, y = val.scores, val.labels
-        require_positives(y)
+        val.require_positives()
         if self.fallback == "grid":
             global_value, _ = tune_grid(s, y, check_grid(self.grid, score_kind))
         else:
@@ -67,7 +61,7 @@ class PerLabel(Thresholder):
             self.fallback,
             global_value,
         )
-        return with_micro_f1(Thresholds("per-label", per_label=per_label, score_kind=score_kind), val)
+        return val.with_micro_f1(Thresholds("per-label", per_label=per_label, score_kind=score_kind))
 
 
 def per_label_optimal(

@@ -20,13 +20,7 @@ import scipy.sparse as sp
 
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholding.base import (
-    OutOfFold,
-    Scored,
-    Thresholder,
-    require_positives,
-    with_micro_f1,
-)
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholding.grid import check_grid, tune_grid
 from mlbalance.evaluation.thresholding.per_label import per_label_optimal
 from mlbalance.evaluation.thresholds import FBR_CANDIDATES, NEVER, RATE_GUARD, ScoreKind, Thresholds
@@ -79,7 +73,7 @@ class PerLabelCV(Thresholder):
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         assert oof is not None  # Thresholder.tune checked it
         s_oof, y_oof, s_val, y_v = oof.scores, oof.labels, val.scores, val.labels
-        require_positives(y_v)
+        val.require_positives()
         fallback = self.fallback
         value = tune_grid(s_val, y_v, check_grid(self.grid, score_kind))[0] if fallback == "grid" else None
         per_label, _ = per_label_optimal(s_oof, y_oof, 1, 0.0)
@@ -114,7 +108,7 @@ class PerLabelCV(Thresholder):
             chosen = thresholds_at(float(self.fbr), rule_for(s_val))
         else:
             chosen = _choose_fbr(rule_for, thresholds_at, s_val, y_v, cross_fit=fallback == "highest")
-        chosen = with_micro_f1(chosen, val)
+        chosen = val.with_micro_f1(chosen)
         logger.info(
             "per-label-cv thresholds: fbr %g; %d of %d labels take the %s fallback",
             chosen.fbr,

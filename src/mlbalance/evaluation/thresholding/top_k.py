@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder, with_micro_f1
+from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholds import ScoreKind, Thresholds, _top_k_indices, check_top_k
 
 
@@ -39,7 +39,7 @@ class TopK(Thresholder):
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         check_top_k(self.k, val.scores.shape[1])
         if self.k is not None:
-            return with_micro_f1(Thresholds("top-k", k=self.k, score_kind=score_kind), val)
+            return val.with_micro_f1(Thresholds("top-k", k=self.k, score_kind=score_kind))
         return _tune_top_k(val.scores, val.labels, self.max_k, score_kind)
 
 
