@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlbalance.config import DataConfig, ThresholdConfig, TrainConfig, parse_losses
 from mlbalance.errors import ConfigError
 from mlbalance.reporting import run_figures, run_report, run_title
-from mlbalance.runs import CHECKPOINT_DIR, Run, check_run_dir, prepare_run_dir, run_lock, save_run
+from mlbalance.runs import CHECKPOINT_DIR, Run, prepare_run_dir, run_lock, save_run
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus
@@ -233,7 +233,7 @@ def train_config(
     thresholder_for(config.threshold)
     run_config = config.to_dict()
     if out is not None:
-        check_run_dir(out, run_config, resume=resume, overwrite=overwrite)
+        prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite, check_only=True)
     if corpus is None:
         corpus = load_data(config.data, progress)
     if config.threshold.method == "top-k":

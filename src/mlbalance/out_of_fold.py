@@ -89,12 +89,7 @@ def cross_fit(
     return CrossFit(out, assignment, medians)
 
 
-def out_of_fold_scores(
-    build: Callable[[], Any],
-    corpus: Any,
-    folds: int = 3,
-    seed: int = 0,
-    progress: ProgressCallback | None = None,
-) -> np.ndarray:
-    """The out-of-fold training scores of :func:`cross_fit` alone: float32 ``(n_train, n_labels)``."""
-    return cross_fit(build, corpus, folds, seed, progress, validation_medians=False).scores
+def out_of_fold_scores(build: Callable[[], Any], corpus: Any, **options: Any) -> np.ndarray:
+    """The out-of-fold training scores of :func:`cross_fit` alone (``options``: its ``folds``, ``seed``
+    and ``progress``): float32 ``(n_train, n_labels)``."""
+    return cross_fit(build, corpus, validation_medians=False, **options).scores

@@ -147,15 +147,49 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
-def check_run_dir(
+def prepare_run_dir(
     directory: str | Path,
     config: Mapping[str, Any],
     *,
     resume: bool = False,
     overwrite: bool = False,
-) -> None:
-    """Raise the :class:`RunError` :func:`prepare_run_dir` would raise, without writing anything."""
+    check_only: bool = False,
+) -> Path:
+    """Make ``directory`` ready for a new (or resumed) run and write its ``config.json``.
+
+    Args:
+        directory: the run directory; created if missing.
+        config: the run's configuration (JSON-ready), stored under ``"run"`` in ``config.json``.
+        resume: keep the ``checkpoint/`` of an unfinished run so training continues from it.
+        overwrite: replace a finished run. Without it a finished run is an error.
+        check_only: raise what would be raised, and write nothing (before a long data load).
+
+    Raises:
+        RunError: the directory holds a finished run (without ``overwrite``), or is a non-empty
+            folder that is not a run directory, or ``resume`` is asked of a run with another config,
+            or it holds an interrupted run's checkpoint and neither ``resume`` nor ``overwrite`` is set.
+    """
     directory = Path(directory)
+    _check_run_dir(directory, config, resume, overwrite)
+    if check_only:
+        return directory
+    config = json.loads(json.dumps(dict(config)))  # a JSON-ready copy
+    if is_complete(directory):
+        (directory / COMPLETE).unlink()
+        log.info("replacing the finished run in %s", directory)
+        resume = False  # a finished run has no checkpoint to continue from
+    if not resume:
+        shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        directory / CONFIG,
+        {"format_version": FORMAT_VERSION, "mlbalance_version": __version__, "run": config},
+    )
+    return directory
+
+
+def _check_run_dir(directory: Path, config: Mapping[str, Any], resume: bool, overwrite: bool) -> None:
+    """The checks of :func:`prepare_run_dir`."""
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory} exists and is not a directory")
     if directory.is_dir() and folder_entries(directory) and not is_run_dir(directory):
@@ -189,40 +223,6 @@ def check_run_dir(
             )
 
 
-def prepare_run_dir(
-    directory: str | Path,
-    config: Mapping[str, Any],
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-) -> Path:
-    """Make ``directory`` ready for a new (or resumed) run and write its ``config.json``.
-
-    Args:
-        directory: the run directory; created if missing.
-        config: the run's configuration (JSON-ready), stored under ``"run"`` in ``config.json``.
-        resume: keep the ``checkpoint/`` of an unfinished run so training continues from it.
-        overwrite: replace a finished run. Without it a finished run is an error.
-
-    Raises:
-        RunError: the directory holds a finished run (without ``overwrite``), or is a non-empty
-            folder that is not a run directory, or ``resume`` is asked of a run with another config.
-    """
-    directory = Path(directory)
-    check_run_dir(directory, config, resume=resume, overwrite=overwrite)
-    config = json.loads(json.dumps(dict(config)))  # a JSON-ready copy
-    if is_complete(directory):
-        (directory / COMPLETE).unlink()
-        log.info("replacing the finished run in %s", directory)
-        resume = False  # a finished run has no checkpoint to continue from
-    if not resume:
-        shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        directory / CONFIG,
-        {"format_version": FORMAT_VERSION, "mlbalance_version": __version__, "run": config},
-    )
-    return directory
 
 
 def _first_difference(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> str:

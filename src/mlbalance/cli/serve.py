@@ -18,33 +18,23 @@ import sys
 from mlbalance.cli._common import add_command
 from mlbalance.errors import DataError
 
+#: The server's numeric settings: flag, type, default, help.
+SERVER_FLAGS: tuple[tuple[str, type, float, str], ...] = (
+    ("--port", int, 8000, "port to listen on"),
+    ("--workers", int, 1, "server processes, each with its own copy of the model"),
+    ("--max-batch", int, 256, "most texts per request, and per scoring batch"),
+    ("--max-text-bytes", int, 100_000, "longest text in UTF-8 bytes"),
+    ("--max-wait-ms", float, 0.0, "how long an idle scorer waits for more requests to batch (requests "
+     "arriving while a batch is scored are batched anyway)"),
+)  # fmt: skip
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "serve", __doc__)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or an exported model folder)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
-    parser.add_argument(
-        "--workers", type=int, default=1, help="server processes, each with its own copy of the model"
-    )
-    parser.add_argument(
-        "--max-batch",
-        type=int,
-        default=256,
-        help="most texts per request, and per scoring batch (default: 256)",
-    )
-    parser.add_argument(
-        "--max-text-bytes", type=int, default=100_000, help="longest text in UTF-8 bytes (default: 100000)"
-    )
-    parser.add_argument(
-        "--max-wait-ms",
-        type=float,
-        default=0.0,
-        help=(
-            "how long an idle scorer waits for more requests to batch (default: 0; requests arriving "
-            "while a batch is scored are batched anyway)"
-        ),
-    )
+    for flag, kind, default, text in SERVER_FLAGS:
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {default:g})")
     parser.set_defaults(func=run)
 
 

@@ -33,7 +33,6 @@ import numpy as np
 
 from mlbalance.data.corpus import Corpus, LabelSpace, Split
 from mlbalance.data.splits import sklearn_style_split
-from mlbalance.data.stats import DATASET_GROUPING
 from mlbalance.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -258,17 +257,11 @@ def load_bioasq(
         dropped_labels,
         no_labels,
     )
-    grouping = DATASET_GROUPING["pubmed"]
-    return Corpus(
+    return Corpus.with_preset(
+        "pubmed",
         name="bioasq",
-        train=splits["train"],
-        validation=splits["validation"],
-        test=splits["test"],
+        **splits,
         label_space=LabelSpace(names),
-        preset="pubmed",
-        head_min=grouping["head_min"],
-        tail_max=grouping["tail_max"],
-        doc_bins=grouping["doc_bins"],
         metadata={
             "source": str(path),
             **dict(counts),

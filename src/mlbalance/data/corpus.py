@@ -156,6 +156,15 @@ class Corpus:
     doc_bins: tuple[tuple[str, int, int | None], ...] = (("single-label", 1, 1), ("multi-label", 2, None))
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def with_preset(cls, preset: str | None, **fields: Any) -> Corpus:
+        """A corpus of dataset preset ``preset`` with its label and document groups
+        (:data:`~mlbalance.data.stats.DATASET_GROUPING`; for None, no preset and Reuters' groups),
+        unless ``fields`` set them."""
+        from mlbalance.data.stats import DATASET_GROUPING
+
+        return cls(preset=preset, **{**DATASET_GROUPING[preset or "reuters"], **fields})
+
     def split(self, name: SplitName) -> Split:
         if name not in SPLIT_NAMES:
             raise DataError(f"split must be one of {SPLIT_NAMES}, got {name!r}")

@@ -408,17 +408,13 @@ def load_files(
             log.warning("%s: %s = %d", path, key, value)
 
     names = sorted(train_labels | (set(unseen) if unseen_labels == "keep" else set()))
-    grouping = DATASET_GROUPING[preset or "reuters"]
-    return Corpus(
+    groups = {"head_min": head_min, "tail_max": tail_max}
+    return Corpus.with_preset(
+        preset,
         name=str(path),
-        train=_to_split(by_split["train"]),
-        validation=_to_split(by_split["validation"]),
-        test=_to_split(by_split["test"]),
+        **{name: _to_split(by_split[name]) for name in ("train", "validation", "test")},
         label_space=LabelSpace(names),
-        preset=preset,
-        head_min=head_min if head_min is not None else grouping["head_min"],
-        tail_max=tail_max if tail_max is not None else grouping["tail_max"],
-        doc_bins=grouping["doc_bins"],
+        **{key: value for key, value in groups.items() if value is not None},
         metadata={
             "source": str(path),
             **dict(counts),

@@ -33,7 +33,6 @@ from pathlib import Path
 
 from mlbalance.data.corpus import Corpus, LabelSpace, Split
 from mlbalance.data.splits import sklearn_style_split
-from mlbalance.data.stats import DATASET_GROUPING
 from mlbalance.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -304,18 +303,13 @@ def load_reuters(
         log.info(
             "Reuters-21578: %d labels have no training document after the split: %s", len(unseen), unseen
         )
-    grouping = DATASET_GROUPING["reuters"]
     kept_ids = set(train_full.ids) | set(test.ids)
-    return Corpus(
+    splits = {"train": train, "validation": validation, "test": test}
+    return Corpus.with_preset(
+        "reuters",
         name="reuters21578",
-        train=train,
-        validation=validation,
-        test=test,
+        **splits,
         label_space=LabelSpace(names),
-        preset="reuters",
-        head_min=grouping["head_min"],
-        tail_max=grouping["tail_max"],
-        doc_bins=grouping["doc_bins"],
         metadata={
             "source": str(path),
             "documents": len(docs),
