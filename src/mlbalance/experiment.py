@@ -369,11 +369,4 @@ def reevaluate(
             report=report,
             figures=run_figures(rows),
         )
-    return Run(
-        model=run.model,
-        thresholds=thresholds,
-        metrics=rows,
-        config=config,
-        directory=run.directory,
-        report=report,
-    )
+    return dataclasses.replace(run, thresholds=thresholds, metrics=rows, config=config, report=report)

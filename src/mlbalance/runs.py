@@ -292,14 +292,7 @@ def save_run(
         save_figure(figure, directory / "plots" / f"{stem}.png")
     atomic_write_text(directory / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)
-    return Run(
-        model=model,
-        thresholds=thresholds,
-        metrics=metrics,
-        config=config,
-        directory=directory,
-        report=report,
-    )
+    return Run(model, thresholds, list(metrics), dict(config), directory, report)
 
 
 def update_run(

@@ -10,7 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from mlbalance.cli._common import TqdmProgress, add_command, add_threshold_options, print_tables
+from mlbalance.cli._common import (
+    THRESHOLD_FLAGS,
+    TqdmProgress,
+    add_command,
+    add_threshold_options,
+    print_tables,
+)
 from mlbalance.config import THRESHOLD_METHODS
 
 
@@ -40,17 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
         progress = TqdmProgress()
         try:
-            rows = reevaluate(
-                load_run(args.run_dir),
-                threshold=args.threshold,
-                top_k=args.top_k,
-                at_least_one=args.at_least_one,
-                cv_folds=args.cv_folds,
-                fbr=args.fbr,
-                threshold_value=args.threshold_value,
-                data=args.data,
-                progress=progress,
-            ).metrics
+            settings = {flag: getattr(args, flag) for flag in THRESHOLD_FLAGS}
+            run_ = reevaluate(load_run(args.run_dir), **settings, data=args.data, progress=progress)
+            rows = run_.metrics
         finally:
             progress.close()
     else:
