@@ -29,7 +29,7 @@ def test_train_config_from_flat_mapping_splits_model_options():
     assert cfg.loss == "focal"
     assert cfg.seed == 4
     assert cfg.model_options == {"max_epochs": 3, "lr": 0.5}
-    assert cfg.threshold == ThresholdConfig("grid", None)
+    assert cfg.threshold == ThresholdConfig("auto", None)
 
 
 def test_train_config_defaults_and_round_trip_dict():
@@ -38,7 +38,7 @@ def test_train_config_defaults_and_round_trip_dict():
     assert d["model"] == "tfidf" and d["loss"] == "db" and d["seed"] == 0
     assert d["data"] == {"source": "x.jsonl", "data": None, "options": {}}
     assert d["threshold"] == {
-        "method": "grid", "k": None, "cv_folds": 3, "fbr": None, "at_least_one": False, "value": None
+        "method": "auto", "k": None, "cv_folds": 3, "fbr": None, "at_least_one": False, "value": None
     }
 
 

@@ -262,3 +262,13 @@ def test_compare_over_seeds_names_cells_by_seed_and_reports_means(tmp_path, fake
     assert " ± " in (out / "results.md").read_text()
     again = compare(small_keyword_corpus, losses="bce,db", svm=False, out=out, seeds=[0, 1])
     assert len(again.reused) == 4 and again.rows == result.rows
+
+
+def test_auto_thresholding_is_the_papers_grid_on_its_corpora_and_the_best_global_threshold_elsewhere(
+    fake_tfidf, small_keyword_corpus
+):
+    run = train(small_keyword_corpus, loss="bce")  # a user's corpus
+    assert run.config["threshold"]["method"] == "auto" and run.thresholds.method == "global-optimal"
+    assert {r["threshold_method"] for r in run.metrics} == {"global-optimal"}
+    assert train("synthetic:tiny", loss="bce").thresholds.method == "grid"  # a stand-in for the paper's
+    assert train(small_keyword_corpus, loss="bce", threshold="grid").thresholds.method == "grid"

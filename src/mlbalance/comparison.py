@@ -104,7 +104,7 @@ def compare(
     data: str | Path | None = None,
     data_options: Mapping[str, Any] | None = None,
     seed: int = 0,
-    threshold: str = "grid",
+    threshold: str = "auto",
     top_k: int | None = None,
     at_least_one: bool = False,
     cv_folds: int = 3,

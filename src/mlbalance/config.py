@@ -36,8 +36,9 @@ ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer", "embedding", "hybr
 SvmBackend = Literal["liblinear", "sgd"]
 
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
-#: The thresholding methods (registered in :data:`mlbalance.evaluation.thresholds.METHOD_TABLE`).
-THRESHOLD_METHODS: tuple[str, ...] = METHODS
+#: ``"auto"`` (the default: :func:`mlbalance.experiment.default_threshold_method` of the corpus) and the
+#: thresholding methods (registered in :data:`mlbalance.evaluation.thresholds.METHOD_TABLE`).
+THRESHOLD_METHODS: tuple[str, ...] = ("auto", *METHODS)
 SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
 #: The model kind of each SVM backend: one-vs-rest liblinear, or all labels at once (svm-sgd).
 SVM_KINDS: dict[str, str] = {"liblinear": "svm", "sgd": "svm-sgd"}
@@ -63,7 +64,9 @@ class ThresholdConfig:
     """How thresholds are tuned (``mlbalance.evaluation.thresholds`` explains each method).
 
     Attributes:
-        method: ``"grid"`` (the paper's grid search of one global threshold), ``"global-optimal"``
+        method: ``"auto"`` (default: ``"grid"`` on the paper's and the synthetic corpora,
+            ``"global-optimal"`` on any other; :func:`mlbalance.experiment.default_threshold_method`),
+            ``"grid"`` (the paper's grid search of one global threshold), ``"global-optimal"``
             (the exact best global threshold), ``"per-label"`` (per label, on validation),
             ``"top-k"``, ``"per-label-cv"`` (per label, on out-of-fold training scores: ``cv_folds``
             extra fits of the model) or ``"micromacro-cv"`` (LibMultiLabel's thresholding, on the same
@@ -77,7 +80,7 @@ class ThresholdConfig:
             decision value 0).
     """
 
-    method: ThresholdMethod = "grid"
+    method: ThresholdMethod = "auto"
     k: int | None = None
     cv_folds: int = 3
     fbr: float | None = None

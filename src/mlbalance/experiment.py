@@ -99,7 +99,7 @@ def _evaluate(
 
     if len(corpus.validation) == 0:
         raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
-    thresholder = thresholder_for(threshold)
+    thresholder = thresholder_for(threshold, corpus)
     y_val = corpus.labels("validation")
     s_val = model.scores(corpus.validation.texts, progress=progress)
     oof = None
@@ -124,15 +124,32 @@ def _evaluate(
     return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows]
 
 
-def thresholder_for(threshold: ThresholdConfig) -> Any:
-    """The :class:`~mlbalance.evaluation.thresholding.Thresholder` a :class:`ThresholdConfig` names,
-    given the settings its method takes (``k``, ``fbr``, ``value``, ``at_least_one``)."""
+#: Corpora whose default thresholding is the paper's grid (``threshold="auto"``): the paper's two and
+#: the synthetic stand-ins (names beginning ``synthetic:``).
+PAPER_CORPORA: tuple[str, ...] = ("reuters21578", "bioasq")
+
+
+def default_threshold_method(corpus: Corpus | None) -> str:
+    """What ``threshold="auto"`` means for ``corpus``: ``"grid"`` (the paper's 0.40–0.60) on the paper's
+    corpora and the synthetic ones, where it was set; ``"global-optimal"`` (the best global threshold
+    on validation) on any other, whose best threshold can lie far outside the grid. Without a corpus
+    (checking settings before one is loaded): ``"grid"``."""
+    if corpus is None or corpus.name in PAPER_CORPORA or corpus.name.startswith("synthetic:"):
+        return "grid"
+    return "global-optimal"
+
+
+def thresholder_for(threshold: ThresholdConfig, corpus: Corpus | None = None) -> Any:
+    """The :class:`~mlbalance.evaluation.thresholding.Thresholder` a :class:`ThresholdConfig` names
+    (``"auto"`` resolved for ``corpus``), given the settings its method takes (``k``, ``fbr``,
+    ``value``, ``at_least_one``)."""
     from mlbalance.evaluation.thresholding import get_thresholder, option_names
 
+    method = default_threshold_method(corpus) if threshold.method == "auto" else threshold.method
     settings = {"k": threshold.k, "fbr": threshold.fbr, "value": threshold.value}
     settings["at_least_one"] = threshold.at_least_one
-    taken = option_names(threshold.method)
-    return get_thresholder(threshold.method, **{key: v for key, v in settings.items() if key in taken})
+    taken = option_names(method)
+    return get_thresholder(method, **{key: v for key, v in settings.items() if key in taken})
 
 
 def _builder(config: TrainConfig) -> Callable[[], Classifier]:
@@ -151,7 +168,7 @@ def train(
     data: str | Path | None = None,
     data_options: Mapping[str, Any] | None = None,
     seed: int = 0,
-    threshold: str = "grid",
+    threshold: str = "auto",
     top_k: int | None = None,
     at_least_one: bool = False,
     cv_folds: int = 3,
@@ -174,7 +191,9 @@ def train(
         data: the file a source name needs (e.g. the Reuters archive).
         data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
         seed: the model's seed.
-        threshold: ``"grid"``, ``"global-optimal"``, ``"per-label"``, ``"top-k"``, ``"per-label-cv"``
+        threshold: ``"auto"`` (:func:`default_threshold_method`: the paper's grid on the paper's and the
+            synthetic corpora, ``"global-optimal"`` on others), ``"grid"``, ``"global-optimal"``,
+            ``"per-label"``, ``"top-k"``, ``"per-label-cv"``
             (per-label thresholds tuned on out-of-fold training scores: ``cv_folds`` extra fits) or
             ``"micromacro-cv"`` (LibMultiLabel's thresholding on the same scores) or ``"fixed"`` (one
             given threshold, ``threshold_value``, no tuning).

@@ -87,3 +87,22 @@ def test_export_killed_leaves_no_half_written_folder(tmp_path, tfidf_run):
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert load_run(out).predict(["pugega takege"]) == load_run(tfidf_run).predict(["pugega takege"])
+
+
+#: A comparison of two losses and the SVM in two worker processes.
+COMPARE = ["compare", "--dataset", "synthetic:tiny", "--model", "tfidf", "--losses", "bce,db", "--svm",
+           "--max-epochs", "3", "--jobs", "2"]  # fmt: skip
+
+
+def test_compare_killed_mid_way_reruns_to_the_uninterrupted_result(tmp_path):
+    straight = tmp_path / "straight"
+    assert subprocess.run([sys.executable, "-m", "mlbalance", *COMPARE, "--out", straight]).returncode == 0
+    out = tmp_path / "killed"
+    process = mlbalance(*COMPARE, "--out", out)
+    kill_when(process, lambda: any(out.glob("*/COMPLETE")), 0.3)
+    if process.returncode == -signal.SIGKILL:  # killed before the report: nothing claims to be done
+        assert not (out / "results.json").exists()
+    rerun = subprocess.run([sys.executable, "-m", "mlbalance", *COMPARE, "--out", out], capture_output=True)
+    assert rerun.returncode == 0, rerun.stderr
+    expected = json.loads((straight / "results.json").read_text())
+    assert json.loads((out / "results.json").read_text()) == expected

@@ -74,7 +74,8 @@ def add_model_arguments(
     group.add_argument(
         "--threshold",
         choices=THRESHOLD_METHODS,
-        help="how thresholds are tuned on validation (default: grid, the paper's global grid search)",
+        help="how thresholds are tuned on validation (default: auto: the paper's grid 0.40-0.60 for the "
+        "paper's corpora and the synthetic ones, the best global threshold on validation for any other)",
     )
     add_threshold_options(group)
     for name, (kind, help_text) in MODEL_FLAGS.items():

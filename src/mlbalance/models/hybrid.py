@@ -106,7 +106,8 @@ class EmbeddingClassifier(TfidfClassifier):
         pooling: ``"auto"`` (the checkpoint's own: mean + L2 norm for sentence-transformers
             checkpoints), ``"mean"``, ``"cls"``, ``"max"``, ``"pooler"``.
         encode_batch_size: texts per encoder forward pass.
-        precision: the encoder's ``"float32"`` or ``"bfloat16"``.
+        precision: the encoder's ``"auto"`` (bfloat16 where the CPU computes it natively, else
+            float32; the resolved one is saved with the model), ``"float32"`` or ``"bfloat16"``.
         cache_dir: the vector cache (None: ``~/.cache/mlbalance/vectors``; ``False``: none).
         embedding_weight: the factor on the vector (its L2 norm with the default pooling; TF-IDF rows
             have norm 1). 0.5 measured best of 0.5, 1 and 2 on Reuters with CB-NTR and micromacro-cv
@@ -126,7 +127,7 @@ class EmbeddingClassifier(TfidfClassifier):
         max_length: int = 128,
         pooling: str = "auto",
         encode_batch_size: int = 64,
-        precision: str = "float32",
+        precision: str = "auto",
         cache_dir: str | bool | None = None,
         embedding_weight: float = 0.5,
         **tfidf_options: Any,
