@@ -48,8 +48,8 @@ def test_train_config_defaults_and_round_trip_dict():
         ({}, "`dataset` is required"),
         (
             {"dataset": "d", "model": "bert"},
-            r"`model` must be one of \('tfidf', 'svm', 'svm-sgd', 'transformer', 'embedding', 'hybrid'\), "
-            r"got 'bert'",
+            r"`model` must be one of \('tfidf', 'svm', 'svm-sgd', 'transformer', 'embedding', 'hybrid', "
+            r"'svm-hybrid'\), got 'bert'",
         ),
         ({"dataset": "d", "seed": -1}, r"`seed` must be an integer >= 0, got -1"),
         ({"dataset": "d", "seed": "1"}, r"`seed` must be an integer >= 0, got '1'"),

@@ -31,11 +31,14 @@ from typing import Any, Literal, get_args
 from mlbalance._checks import check_choice
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation.thresholds import METHODS, ThresholdMethod
+from mlbalance.models.registry import MODELS
 
-ModelKind = Literal["tfidf", "svm", "svm-sgd", "transformer", "embedding", "hybrid"]
+#: A model kind: one of :data:`MODEL_KINDS`.
+ModelKind = str
 SvmBackend = Literal["liblinear", "sgd"]
 
-MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+#: The model kinds of :data:`mlbalance.models.registry.MODELS`.
+MODEL_KINDS: tuple[str, ...] = tuple(MODELS)
 #: ``"auto"`` (the default: :func:`mlbalance.experiment.default_threshold_method` of the corpus) and the
 #: thresholding methods (registered in :data:`mlbalance.evaluation.thresholds.METHOD_TABLE`).
 THRESHOLD_METHODS: tuple[str, ...] = ("auto", *METHODS)

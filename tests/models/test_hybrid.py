@@ -189,3 +189,28 @@ def test_auto_precision_is_resolved_once_and_saved(tmp_path, encoder_dir, corpus
     monkeypatch.setattr(sentence_encoder, "native_precision", lambda: "float32")
     loaded = load_model(tmp_path / "bfloat16")  # loaded where bfloat16 is not native: encodes as trained
     assert loaded.features_.encoder.precision == "bfloat16"
+
+
+def test_the_svm_over_hybrid_features_is_linearsvc_on_them(tmp_path, encoder_dir, corpus):
+    from sklearn.svm import LinearSVC
+
+    from mlbalance.models.hybrid_svm import HybridSvmClassifier
+
+    model = build_model("svm-hybrid", encoder=str(encoder_dir), max_length=64, cache_dir=tmp_path / "cache",
+                        min_df=1, C=0.5)  # fmt: skip
+    assert isinstance(model, HybridSvmClassifier) and not model.takes_loss
+    model.fit(corpus)
+    x_train = model.features_.transform(corpus.train.texts)
+    x_test = model.features_.transform(corpus.test.texts)
+    y = corpus.labels("train").toarray()
+    reference = np.column_stack([
+        LinearSVC(C=0.5, dual="auto", random_state=0).fit(x_train, y[:, j]).decision_function(x_test)
+        for j in range(y.shape[1]) if 0 < y[:, j].sum() < len(y)
+    ])  # fmt: skip
+    learnable = [j for j in range(y.shape[1]) if 0 < y[:, j].sum() < len(y)]
+    scores = model.scores(corpus.test.texts)
+    np.testing.assert_allclose(scores[:, learnable], reference, rtol=1e-4, atol=1e-4)
+    save_model(model, tmp_path / "saved")
+    loaded = load_model(tmp_path / "saved")
+    assert type(loaded) is HybridSvmClassifier and loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(loaded.scores(corpus.test.texts), scores, rtol=1e-5, atol=1e-6)

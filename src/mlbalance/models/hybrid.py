@@ -33,15 +33,6 @@ from mlbalance.models.sentence_encoder import SentenceEncoder
 from mlbalance.models.tfidf import TfidfClassifier
 
 ENCODER_JSON = "encoder.json"
-#: The TF-IDF model's arguments with their defaults; the embedding model takes all but its
-#: featuriser settings (:data:`MODEL_TFIDF_SETTINGS`), the hybrid model all.
-_TFIDF_DEFAULTS: dict[str, Any] = {
-    name: p.default
-    for name, p in inspect.signature(TfidfClassifier.__init__).parameters.items()
-    if name != "self"
-}
-
-
 class EncodedFeatures:
     """Featuriser: ``[TF-IDF ⊕] weight × encoder vector``, CSR float32 (TfidfFeatures' interface)."""
 
@@ -97,56 +88,40 @@ class EncodedFeatures:
         return out
 
 
-class EmbeddingClassifier(TfidfClassifier):
-    """A frozen encoder's vectors under a linear (or one-hidden-layer) head with a balancing loss.
+#: The frozen encoder's arguments and their defaults, shared by every model on encoder vectors.
+ENCODER_DEFAULTS: dict[str, Any] = {
+    "encoder": "minilm",
+    "max_length": 128,
+    "pooling": "auto",
+    "encode_batch_size": 64,
+    "precision": "auto",
+    "cache_dir": None,
+    "embedding_weight": 0.5,
+}
 
-    Args:
-        encoder: ``"minilm"`` (default, offline), a Hugging Face checkpoint folder or hub id.
-        max_length: tokens per text for the encoder.
-        pooling: ``"auto"`` (the checkpoint's own: mean + L2 norm for sentence-transformers
-            checkpoints), ``"mean"``, ``"cls"``, ``"max"``, ``"pooler"``.
-        encode_batch_size: texts per encoder forward pass.
-        precision: the encoder's ``"auto"`` (bfloat16 where the CPU computes it natively, else
-            float32; the resolved one is saved with the model), ``"float32"`` or ``"bfloat16"``.
-        cache_dir: the vector cache (None: ``~/.cache/mlbalance/vectors``; ``False``: none).
-        embedding_weight: the factor on the vector (its L2 norm with the default pooling; TF-IDF rows
-            have norm 1). 0.5 measured best of 0.5, 1 and 2 on Reuters with CB-NTR and micromacro-cv
-            (BENCHMARKS.md, *Frozen encoders*).
-        **tfidf_options: the TF-IDF model's head and training options (``loss``, ``lr``, ``hidden``,
-            ``max_epochs``, ...; its TF-IDF settings are unused here).
-    """
 
-    name: ClassVar[str] = "embedding"
-    uses_tfidf: ClassVar[bool] = False
+class FrozenEncoderFeatures:
+    """What a model on frozen-encoder vectors adds to its head: the encoder's arguments
+    (:data:`ENCODER_DEFAULTS`), their checks, and the featuriser ``[TF-IDF ⊕] weight × vector``
+    (TF-IDF when the class's ``uses_tfidf`` is true)."""
 
-    def __init__(
-        self,
-        loss: str = "db",
-        *,
-        encoder: str = "minilm",
-        max_length: int = 128,
-        pooling: str = "auto",
-        encode_batch_size: int = 64,
-        precision: str = "auto",
-        cache_dir: str | bool | None = None,
-        embedding_weight: float = 0.5,
-        **tfidf_options: Any,
-    ) -> None:
-        if not self.uses_tfidf:
-            given = sorted(set(tfidf_options) & set(MODEL_TFIDF_SETTINGS))
-            if given:
-                raise ConfigError(
-                    f"the embedding model has no TF-IDF features: {', '.join(given)} do not apply "
-                    "(the hybrid model takes them)"
-                )
-        unknown = sorted(set(tfidf_options) - set(_TFIDF_DEFAULTS))
+    uses_tfidf: ClassVar[bool]
+    encoder: str
+    max_length: int
+    pooling: str
+    encode_batch_size: int
+    precision: str
+    cache_dir: str | bool | None
+    embedding_weight: float
+
+    def _store_with_encoder(self, first: dict[str, Any], options: dict[str, Any], head: dict[str, Any]):
+        """``__init__``'s body: the head's defaults ``head``, the encoder's, then the given arguments."""
+        unknown = sorted(set(options) - set(head) - set(ENCODER_DEFAULTS))
         if unknown:
             raise TypeError(f"{type(self).__name__} got an unexpected keyword argument {unknown[0]!r}")
-        own = {name: value for name, value in locals().items() if name not in ("self", "tfidf_options")}
-        self._store({**_TFIDF_DEFAULTS, **tfidf_options, **own})
+        self._store({**head, **ENCODER_DEFAULTS, **options, **first})  # type: ignore[attr-defined]
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _validate_encoder(self) -> None:
         check_float("embedding_weight", self.embedding_weight, low=0.0, low_open=True)
         self._sentence_encoder()  # validates the encoder settings
 
@@ -172,6 +147,69 @@ class EmbeddingClassifier(TfidfClassifier):
         return self.features_.encoder.settings()
 
 
+def with_encoder_signature(cls: type, head: Any, first: str, leave_out: tuple[str, ...] = ()) -> None:
+    """Give ``cls.__init__`` its full signature — ``first``, the encoder's arguments, then the other
+    arguments of ``head`` (the head model's ``__init__``) but ``leave_out`` — so the model registry and
+    scikit-learn's ``get_params`` see every argument."""
+    params = inspect.signature(head).parameters
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    signature = inspect.Signature(
+        [
+            params["self"],
+            params[first].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            *(inspect.Parameter(name, keyword, default=value) for name, value in ENCODER_DEFAULTS.items()),
+            *(
+                p.replace(kind=keyword)
+                for name, p in params.items()
+                if name not in ("self", first, *leave_out, *ENCODER_DEFAULTS)
+            ),
+        ]
+    )
+    cls.__init__.__signature__ = signature  # type: ignore[attr-defined]
+
+
+def _defaults(init: Any) -> dict[str, Any]:
+    return {name: p.default for name, p in inspect.signature(init).parameters.items() if name != "self"}
+
+
+class EmbeddingClassifier(FrozenEncoderFeatures, TfidfClassifier):
+    """A frozen encoder's vectors under a linear (or one-hidden-layer) head with a balancing loss.
+
+    Args:
+        loss: the loss preset, as for the TF-IDF model.
+        encoder: ``"minilm"`` (default, offline), a Hugging Face checkpoint folder or hub id.
+        max_length: tokens per text for the encoder.
+        pooling: ``"auto"`` (the checkpoint's own: mean + L2 norm for sentence-transformers
+            checkpoints), ``"mean"``, ``"cls"``, ``"max"``, ``"pooler"``.
+        encode_batch_size: texts per encoder forward pass.
+        precision: the encoder's ``"auto"`` (bfloat16 where the CPU computes it natively, else
+            float32; the resolved one is saved with the model), ``"float32"`` or ``"bfloat16"``.
+        cache_dir: the vector cache (None: ``~/.cache/mlbalance/vectors``; ``False``: none).
+        embedding_weight: the factor on the vector (its L2 norm with the default pooling; TF-IDF rows
+            have norm 1). 0.5 measured best of 0.5, 1 and 2 on Reuters with CB-NTR and micromacro-cv
+            (BENCHMARKS.md, *Frozen encoders*).
+        **options: the TF-IDF model's head and training options (``lr``, ``hidden``, ``max_epochs``,
+            ...; its TF-IDF settings are unused here).
+    """
+
+    name: ClassVar[str] = "embedding"
+    uses_tfidf: ClassVar[bool] = False
+
+    def __init__(self, loss: str = "db", **options: Any) -> None:
+        if not self.uses_tfidf:
+            given = sorted(set(options) & set(MODEL_TFIDF_SETTINGS))
+            if given:
+                raise ConfigError(
+                    f"the embedding model has no TF-IDF features: {', '.join(given)} do not apply "
+                    "(the hybrid model takes them)"
+                )
+        self._store_with_encoder({"loss": loss}, options, _defaults(TfidfClassifier.__init__))
+
+    def _validate(self) -> None:
+        super()._validate()
+        self._validate_encoder()
+
+
 class HybridClassifier(EmbeddingClassifier):
     """TF-IDF features ⊕ ``embedding_weight`` × a frozen encoder's vector, in one head.
 
@@ -186,23 +224,5 @@ class HybridClassifier(EmbeddingClassifier):
         super().__init__(loss, **options)
 
 
-def _signature(cls: type[EmbeddingClassifier]) -> inspect.Signature:
-    """The constructor's full signature (the TF-IDF model's arguments it passes on included), so the
-    model registry and scikit-learn-style introspection see every argument."""
-    own = [
-        p.replace(kind=p.KEYWORD_ONLY)
-        for name, p in inspect.signature(EmbeddingClassifier.__init__).parameters.items()
-        if p.kind == p.KEYWORD_ONLY
-    ]
-    inherited = [
-        p.replace(kind=p.KEYWORD_ONLY)
-        for name, p in inspect.signature(TfidfClassifier.__init__).parameters.items()
-        if name not in ("self", "loss") and (cls.uses_tfidf or name not in MODEL_TFIDF_SETTINGS)
-    ]
-    head = list(inspect.signature(EmbeddingClassifier.__init__).parameters.values())[:2]  # self, loss
-    return inspect.Signature([*head, *own, *inherited])
-
-
-_SIGNATURES = {cls: _signature(cls) for cls in (EmbeddingClassifier, HybridClassifier)}  # before any is set
-for _cls, _sig in _SIGNATURES.items():
-    _cls.__init__.__signature__ = _sig  # type: ignore[attr-defined]
+with_encoder_signature(EmbeddingClassifier, TfidfClassifier.__init__, "loss", MODEL_TFIDF_SETTINGS)
+with_encoder_signature(HybridClassifier, TfidfClassifier.__init__, "loss")

@@ -13,23 +13,19 @@ from typing import Any
 from mlbalance.errors import ConfigError, MlbalanceError, RunError
 from mlbalance.models.base import Classifier
 
-#: kind -> (module, class name)
-MODELS: dict[str, tuple[str, str]] = {
-    "tfidf": ("mlbalance.models.tfidf", "TfidfClassifier"),
-    "svm": ("mlbalance.models.svm", "SvmClassifier"),
-    "svm-sgd": ("mlbalance.models.linear_svm", "LinearSvmClassifier"),
-    "transformer": ("mlbalance.models.transformer", "TransformerClassifier"),
-    "embedding": ("mlbalance.models.hybrid", "EmbeddingClassifier"),
-    "hybrid": ("mlbalance.models.hybrid", "HybridClassifier"),
+#: kind -> (module, class name, the optional extra it needs or None: the core install). Adding a
+#: model is its module plus one line here.
+MODELS: dict[str, tuple[str, str, str | None]] = {
+    "tfidf": ("mlbalance.models.tfidf", "TfidfClassifier", None),
+    "svm": ("mlbalance.models.svm", "SvmClassifier", None),
+    "svm-sgd": ("mlbalance.models.linear_svm", "LinearSvmClassifier", None),
+    "transformer": ("mlbalance.models.transformer", "TransformerClassifier", "transformer"),
+    "embedding": ("mlbalance.models.hybrid", "EmbeddingClassifier", "transformer"),
+    "hybrid": ("mlbalance.models.hybrid", "HybridClassifier", "transformer"),
+    "svm-hybrid": ("mlbalance.models.hybrid_svm", "HybridSvmClassifier", "transformer"),
 }
-
-
 #: kind → the optional extra it needs (kinds not named need only the core install)
-MODEL_EXTRAS: dict[str, str] = {
-    "transformer": "transformer",
-    "embedding": "transformer",
-    "hybrid": "transformer",
-}
+MODEL_EXTRAS: dict[str, str] = {kind: extra for kind, (_, _, extra) in MODELS.items() if extra}
 
 
 def model_class(kind: str) -> type[Classifier]:
@@ -44,7 +40,7 @@ def model_class(kind: str) -> type[Classifier]:
         from mlbalance._extras import require_extra
 
         require_extra(MODEL_EXTRAS[kind], f"model {kind!r}")
-    module_name, class_name = MODELS[kind]
+    module_name, class_name, _ = MODELS[kind]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -57,7 +53,7 @@ def model_takes_loss(kind: str) -> bool:
     without the model's optional extra (its module imports only the core at the top)."""
     if kind not in MODELS:
         raise ConfigError(f"`model` must be one of {tuple(MODELS)}, got {kind!r}")
-    module_name, class_name = MODELS[kind]
+    module_name, class_name, _ = MODELS[kind]
     return bool(getattr(importlib.import_module(module_name), class_name).takes_loss)
 
 

@@ -95,9 +95,9 @@ class SvmClassifier(Classifier):
         from sklearn.svm import LinearSVC
 
         self.history_ = []
-        self.features_ = TfidfFeatures(TfidfConfig.of(self))
+        self.features_ = self._make_features()
         progress("featurise", 0, 1)
-        x = self.features_.fit_transform(corpus.train.texts)
+        x = self.features_.fit_transform(corpus.train.texts, progress)
         progress("featurise", 1, 1)
         y = sp.csc_matrix(corpus.labels("train"))
         n_docs, n_labels = y.shape
@@ -152,14 +152,20 @@ class SvmClassifier(Classifier):
 
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Decision values, float32, shape ``(len(texts), n_labels)``."""
-        if not hasattr(self, "coef_"):
-            raise RunError("this SvmClassifier is not fitted; call fit(corpus) first")
+        self._check_fitted()
         texts = check_texts(texts)
         progress = progress or no_progress
-        x = self.features_.transform(texts)
+        x = self.features_.transform(texts, progress)
         scores = self.decision_function(x)
         progress("score", 1, 1)
         return scores
+
+    def _make_features(self) -> TfidfFeatures:
+        """A new featuriser (the hybrid SVM overrides this and :meth:`_load_features`)."""
+        return TfidfFeatures(TfidfConfig.of(self))
+
+    def _load_features(self, directory: Path) -> TfidfFeatures:
+        return TfidfFeatures.load(directory)
 
     def _save(self, directory: Path) -> dict[str, Any]:
         """``model.safetensors`` (``coef``, ``intercept``) and the featuriser."""
@@ -170,7 +176,7 @@ class SvmClassifier(Classifier):
     def _load(self, directory: Path, meta: dict[str, Any]) -> None:
         from safetensors.numpy import load_file
 
-        self.features_ = TfidfFeatures.load(directory)
+        self.features_ = self._load_features(directory)
         weights = directory / WEIGHTS_FILE
         try:
             tensors = load_file(str(weights))
