@@ -308,6 +308,10 @@ def _check_reusable(run_dir: Path, cell: TrainConfig) -> None:
         )
 
 
+#: In a compare worker process: where its progress goes (set by :func:`_init_worker`).
+_WORKER_PROGRESS: Any = None
+
+
 def _init_worker(parent_pid: int, progress_queue: Any) -> None:
     """Set up a compare worker: report progress to ``progress_queue``, and die with the parent.
 

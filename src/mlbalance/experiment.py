@@ -302,10 +302,6 @@ def _fit_and_save(
     )
 
 
-#: In a compare worker process: where its progress goes (set by :func:`_init_worker`).
-_WORKER_PROGRESS: Any = None
-
-
 def reevaluate(
     run: Run,
     *,
