@@ -146,7 +146,7 @@ class LinearSvmClassifier(Classifier):
         optimizer = torch.optim.Adam(head.parameters(), lr=self.lr, weight_decay=reg, fused=True)
         n_batches = -(-n_docs // self.batch_size)
         total_steps = n_batches * self.max_epochs
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total_steps)
+        schedule = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.0, total_iters=total_steps)  # to 0
         self.history_ = []
         for epoch in range(1, self.max_epochs + 1):
             started = time.perf_counter()
