@@ -146,3 +146,26 @@ def test_the_thresholdings_searched_can_be_restricted(tmp_path):
     assert {r["threshold"] for r in read_trials(out)} <= {"per-label-cv", "micromacro-cv"}
     with pytest.raises(RunError, match="holds a tune of another setting"):
         tune("synthetic:tiny", out, trials=5, models=["svm"])  # all five thresholdings: another search
+
+
+def test_the_encoder_models_are_searched_with_fixed_options(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("transformers")
+    path = Path(__file__).resolve().parent / "models" / "transformer_fixtures.py"
+    spec = importlib.util.spec_from_file_location("transformer_fixtures_for_tune", path)
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    corpus = fixtures.tiny_corpus(n_train=96, n_val=32, n_test=32)
+    encoder = fixtures.make_tiny_encoder(tmp_path / "encoder", corpus)
+    from mlbalance.tune import tune
+
+    fixed = {"encoder": str(encoder), "max_length": 32, "cache_dir": str(tmp_path / "vectors")}
+    result = tune(corpus, tmp_path / "tune", trials=4, models=["svm-hybrid", "hybrid"], model_options=fixed,
+                  thresholds=["grid", "global-optimal"])  # fmt: skip
+    rows = read_trials(tmp_path / "tune")
+    assert {r["model"] for r in rows} <= {"svm-hybrid", "hybrid"} and all(r["embedding_weight"] for r in rows)
+    assert result.best.model.encoder == str(encoder) and (tmp_path / "tune" / "best" / "COMPLETE").is_file()
+    with pytest.raises(ConfigError, match=r"no searched model .* takes the option"):
+        tune(corpus, tmp_path / "other", trials=1, models=["svm"], model_options={"encoder": str(encoder)})

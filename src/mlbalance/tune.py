@@ -1,8 +1,10 @@
 """Choosing model × loss × thresholding per corpus on validation (Optuna; the extra ``mlbalance[tune]``).
 
-Each trial draws a configuration — the model kind (TF-IDF model or SVM), the loss preset and its key
-parameters (β of CB; μ, λ and κ of the rebalancing and NTR terms), learning rate, epochs and patience,
-``min_df`` and n-grams, C of the SVM, the thresholding method and ``at_least_one`` — trains it in memory
+Each trial draws a configuration — the model kind (TF-IDF model or SVM; named, also the frozen-encoder
+models ``embedding``, ``hybrid`` and ``svm-hybrid``), the loss preset and its key parameters (β of CB; μ,
+λ and κ of the rebalancing and NTR terms), learning rate, epochs and patience, ``min_df`` and n-grams,
+C of the SVMs, the encoder vector's weight, the thresholding method and ``at_least_one`` — with the
+fixed ``model_options`` (say the encoder) on top, trains it in memory
 and is scored on the **validation** split only (micro-F1, macro-F1 or their mean of the thresholded
 predictions); TF-IDF trials that trail the others after their first epochs are pruned (median rule).
 The study lives in ``OUT/study.db`` (SQLite), so an interrupted ``tune`` continues where it stopped.
@@ -21,7 +23,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OBJECTIVES = ("micro", "macro", "mean")
-TUNABLE_MODELS = ("tfidf", "svm")
+TUNABLE_MODELS = ("tfidf", "svm", "embedding", "hybrid", "svm-hybrid")
+#: What ``tune`` searches when no ``models`` are named (the encoder models need the transformer extra
+#: and an encoding pass; name them to search them).
+DEFAULT_MODELS = ("tfidf", "svm")
+#: The models on frozen-encoder vectors (their ``embedding_weight`` is searched).
+ENCODER_MODELS = ("embedding", "hybrid", "svm-hybrid")
 THRESHOLDINGS = ("grid", "global-optimal", "per-label", "per-label-cv", "micromacro-cv")
 STUDY_FILE = "study.db"
 STUDY_LOCK_FILE = ".study.lock"
@@ -77,20 +84,27 @@ def suggest_config(
     models: Sequence[str],
     seed: int,
     thresholds: Sequence[str] = THRESHOLDINGS,
+    fixed: Mapping[str, Any] | None = None,
 ) -> TrainConfig:
-    """A training configuration drawn for ``trial`` (the search space of the module docstring)."""
+    """A training configuration drawn for ``trial`` (the search space of the module docstring), with
+    the model options ``fixed`` on top."""
+    fixed = dict(fixed or {})
     from mlbalance.losses import ALL_LOSS_NAMES
+    from mlbalance.models.registry import model_parameters, model_takes_loss
     from mlbalance.models.tfidf import DEFAULT_SGD_LR, SGD_LR
 
     model = trial.suggest_categorical("model", list(models))
+    fixed = {key: value for key, value in fixed.items() if key in model_parameters(model)}
     method = trial.suggest_categorical("threshold", list(thresholds))
     at_least_one = trial.suggest_categorical("at_least_one", [False, True])
-    options: dict[str, Any] = {
-        "min_df": trial.suggest_int("min_df", 1, 3),
-        "ngram_range": (1, trial.suggest_int("ngram_max", 1, 2)),
-    }
-    loss: str | None = None  # the SVM takes no loss
-    if model == "svm":
+    options: dict[str, Any] = {}
+    if model != "embedding":  # the vector alone has no TF-IDF settings
+        options["min_df"] = trial.suggest_int("min_df", 1, 3)
+        options["ngram_range"] = (1, trial.suggest_int("ngram_max", 1, 2))
+    if model in ENCODER_MODELS:
+        options["embedding_weight"] = trial.suggest_float("embedding_weight", 0.25, 2.0, log=True)
+    loss: str | None = None  # the SVMs take no loss
+    if not model_takes_loss(model):
         options["C"] = trial.suggest_float("C", 0.03, 30.0, log=True)
     else:
         loss = trial.suggest_categorical("loss", list(ALL_LOSS_NAMES))
@@ -114,8 +128,22 @@ def suggest_config(
         loss=loss,
         seed=seed,
         threshold=ThresholdConfig(method, at_least_one=at_least_one),
-        model_options=options,
+        model_options={**options, **fixed},
     )
+
+
+def _check_fixed_options(options: Mapping[str, Any] | None, models: Sequence[str]) -> dict[str, Any]:
+    """``options`` checked: each is an argument of some searched model, and every model takes its own."""
+    from mlbalance.models.registry import build_model, model_parameters
+
+    fixed = dict(options or {})
+    taken = {model: set(model_parameters(model)) for model in models}
+    unused = sorted(key for key in fixed if not any(key in params for params in taken.values()))
+    if unused:
+        raise ConfigError(f"no searched model ({', '.join(models)}) takes the option(s) {', '.join(unused)}")
+    for model, params in taken.items():
+        build_model(model, **{key: value for key, value in fixed.items() if key in params})
+    return fixed
 
 
 def validation_score(rows: Sequence[dict[str, Any]], objective: str) -> tuple[float, float, float]:
@@ -134,8 +162,9 @@ def tune(
     budget: float | None = None,
     trials: int | None = 20,
     objective: str = "micro",
-    models: Sequence[str] = TUNABLE_MODELS,
+    models: Sequence[str] = DEFAULT_MODELS,
     thresholds: Sequence[str] = THRESHOLDINGS,
+    model_options: Mapping[str, Any] | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
     on_trial: Callable[[int, float | None, float | None, float], None] | None = None,
@@ -152,6 +181,8 @@ def tune(
         models: model kinds to search over (of :data:`TUNABLE_MODELS`).
         thresholds: thresholding methods to search over (of :data:`THRESHOLDINGS`); the cross-fitted
             ``per-label-cv`` and ``micromacro-cv`` fit the validation split less than ``per-label``.
+        model_options: options every trial's model gets, not searched (``{"encoder": "minilm",
+            "max_length": 128}`` for the encoder models); part of the study's identity.
         seed: seeds the sampler and every trial's model.
         progress: told about the refit of the best configuration.
         on_trial: told after each trial ``(trials done, this value or None, best value so far, seconds)``.
@@ -174,6 +205,7 @@ def tune(
     unknown = sorted(set(thresholds) - set(THRESHOLDINGS))
     if not thresholds or unknown:
         raise ConfigError(f"`thresholds` must be some of {THRESHOLDINGS}, got {list(thresholds)!r}")
+    fixed = _check_fixed_options(model_options, models)
     if budget is None and trials is None:
         raise ConfigError("give a `budget` (seconds) or a number of `trials`, or both")
     if budget is not None and not budget > 0:
@@ -188,6 +220,8 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     identity = {"dataset": data_config.source, "data": data_config.data, "objective": objective,
                 "models": sorted(models), "thresholds": sorted(thresholds), "seed": seed}  # fmt: skip
+    if fixed:
+        identity["model_options"] = fixed
     from filelock import FileLock
 
     # Optuna creates the database's tables on first open; two processes doing so at once collide, so
@@ -216,7 +250,7 @@ def tune(
         )
 
     def run_trial(trial: optuna.Trial) -> float:
-        config = suggest_config(trial, data_config, models, seed, thresholds)
+        config = suggest_config(trial, data_config, models, seed, thresholds, fixed)
         start = time.perf_counter()
 
         def prune(stage: str, done: int, total: int | None, **info: Any) -> None:
@@ -249,7 +283,8 @@ def tune(
     if not complete:
         raise RunError(f"no trial of the tune in {out} finished; give it more time (--budget) or trials")
     best_trial = study.best_trial
-    config = suggest_config(optuna.trial.FixedTrial(best_trial.params), data_config, models, seed, thresholds)
+    chosen = optuna.trial.FixedTrial(best_trial.params)
+    config = suggest_config(chosen, data_config, models, seed, thresholds, fixed)
     best = train_config(config, out / "best", corpus=corpus, overwrite=True, progress=progress)
     rows = trial_rows(study)
     _write_results(out, rows, best_trial, best, objective)
@@ -332,7 +367,7 @@ def _write_results(
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in finished[:10]:
-        loss = r.get("loss") if r.get("model") != "svm" else "-"
+        loss = r.get("loss") or "-"
         lines.append(
             f"| {r['trial']} | {100 * r['objective']:.2f} | {100 * r['val_micro_f1']:.2f} | "
             f"{100 * r['val_macro_f1']:.2f} | {r.get('model')} | {loss} | {r.get('threshold')}"

@@ -1,9 +1,9 @@
 """``mlbalance tune``: search model, loss and thresholding on validation; train the best into OUT/best.
 
-Search model kind (tfidf, svm), loss and its parameters, learning rate, epochs, min_df, n-grams, C
-and the thresholding on the validation split (Optuna, TPE with pruning; the study in OUT/study.db,
-so a rerun continues it). Writes OUT/best (a run directory), OUT/trials.csv and OUT/tune.md. Needs
-mlbalance[tune].
+Search model kind (tfidf, svm; with --models also embedding, hybrid, svm-hybrid), loss and its
+parameters, learning rate, epochs, min_df, n-grams, C and the thresholding on the validation split
+(Optuna, TPE with pruning; the study in OUT/study.db, so a rerun continues it). Writes OUT/best (a
+run directory), OUT/trials.csv and OUT/tune.md. Needs mlbalance[tune].
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlbalance.cli._common import TqdmProgress, add_command, print_tables
+from mlbalance.cli._common import TqdmProgress, add_command, parse_option, print_tables
 from mlbalance.errors import DataError
 
 
@@ -32,7 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--objective", choices=("micro", "macro", "mean"), default="micro", help="validation F1 to maximise"
     )
-    parser.add_argument("--models", default="tfidf,svm", help="model kinds to search (default: tfidf,svm)")
+    parser.add_argument(
+        "--models",
+        default="tfidf,svm",
+        help="model kinds to search (default: tfidf,svm; also embedding, hybrid, svm-hybrid)",
+    )
+    parser.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model option every trial gets, not searched (e.g. -o encoder=minilm -o max_length=64)",
+    )
     parser.add_argument(
         "--thresholds",
         default="grid,global-optimal,per-label,per-label-cv,micromacro-cv",
@@ -67,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             objective=args.objective,
             models=[m.strip() for m in args.models.split(",") if m.strip()],
             thresholds=[t.strip() for t in args.thresholds.split(",") if t.strip()],
+            model_options=dict(parse_option(text) for text in args.option),
             seed=args.seed,
             progress=progress,
             on_trial=on_trial,
