@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "mlbalance._checks": 0,
     "mlbalance._extras": 0,
     "mlbalance._version": 0,
+    "mlbalance._ray": 0,
     "mlbalance.progress": 0,
     "mlbalance.losses": 1,
     "mlbalance.data": 1,
@@ -37,6 +38,8 @@ LAYERS: dict[str, int] = {
     "mlbalance.experiment": 5,
     "mlbalance.comparison": 6,
     "mlbalance.tune": 6,
+    "mlbalance.tune_space": 6,
+    "mlbalance.tune_ray": 6,
     "mlbalance.batch_predict": 6,
     "mlbalance.serving": 6,
     "mlbalance.cli": 7,
@@ -80,8 +83,9 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
 
 
 def layer_of(name: str) -> int | None:
+    """The layer of ``name``: its own entry or its package's (the root's only for the root itself)."""
     for prefix in sorted(LAYERS, key=len, reverse=True):
-        if name == prefix or name.startswith(prefix + "."):
+        if name == prefix or (prefix != "mlbalance" and name.startswith(prefix + ".")):
             return LAYERS[prefix]
     return None
 

@@ -169,3 +169,19 @@ def test_the_encoder_models_are_searched_with_fixed_options(tmp_path):
     assert result.best.model.encoder == str(encoder) and (tmp_path / "tune" / "best" / "COMPLETE").is_file()
     with pytest.raises(ConfigError, match=r"no searched model .* takes the option"):
         tune(corpus, tmp_path / "other", trials=1, models=["svm"], model_options={"encoder": str(encoder)})
+
+
+def test_the_ray_engine_runs_the_same_study_on_a_local_ray(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    seen = []
+    result = tune("synthetic:tiny", out, trials=3, models=["svm", "tfidf"], engine="ray",
+                  on_trial=lambda *a: seen.append(a))  # fmt: skip
+    rows = read_trials(out)
+    assert len(rows) == 3 and all(r["state"] == "complete" and r["val_micro_f1"] for r in rows)
+    assert [a[0] for a in seen] == [1, 2, 3] and (out / "best" / "COMPLETE").is_file()
+    assert result.best_value == pytest.approx(max(float(r["objective"]) for r in rows))
+    again = tune("synthetic:tiny", out, trials=5, models=["svm", "tfidf"])  # the same study, on Optuna
+    assert len(again.trials) == 5 and [r["trial"] for r in again.trials[:3]] == [0, 1, 2]

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mlbalance._ray import ray_session
 from mlbalance.errors import DataError, MlbalanceError, RunError
 from mlbalance.predictions import guess_format, jsonl_records, read_documents
 
@@ -175,15 +176,7 @@ def predict_with_ray(
     blocks = [block for path in files for block in plan_blocks(path, fmt, block_bytes)]
     if not blocks:
         return
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.getLogger("ray").level or logging.WARNING,  # a caller's setting holds
-        )
-    try:
+    with ray_session(address):
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
@@ -214,9 +207,6 @@ def predict_with_ray(
             raise
         except Exception as exc:  # Ray itself failed (a lost node, an actor that could not start, ...)
             raise RunError(f"batch prediction on Ray failed: {_last_error_line(exc)}") from None
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _error_from_actor(encoded: str) -> MlbalanceError:

@@ -28,8 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlbalance.config import DataConfig, ThresholdConfig, TrainConfig
+from mlbalance.config import TrainConfig
 from mlbalance.errors import ConfigError, MlbalanceError, RunError
+from mlbalance.tune_space import (
+    DEFAULT_MODELS,
+    OBJECTIVES,
+    STUDY_NAME,
+    THRESHOLDINGS,
+    TUNABLE_MODELS,
+    suggest_config,
+    validation_score,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -40,21 +49,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OBJECTIVES = ("micro", "macro", "mean")
-TUNABLE_MODELS = ("tfidf", "svm", "embedding", "hybrid", "svm-hybrid")
-#: What ``tune`` searches when no ``models`` are named (the encoder models need the transformer extra
-#: and an encoding pass; name them to search them).
-DEFAULT_MODELS = ("tfidf", "svm")
-#: The models on frozen-encoder vectors (their ``embedding_weight`` is searched).
-ENCODER_MODELS = ("embedding", "hybrid", "svm-hybrid")
-THRESHOLDINGS = ("grid", "global-optimal", "per-label", "per-label-cv", "micromacro-cv")
+ENGINES = ("optuna", "ray")
 STUDY_FILE = "study.db"
 STUDY_LOCK_FILE = ".study.lock"
-STUDY_NAME = "mlbalance-tune"
-#: losses whose weight is class-balanced (β) / that rebalance (μ) / that have the NTR term (λ, κ)
-CB_LOSSES = ("cb", "cb-ntr")
-REBALANCE_LOSSES = ("r-focal", "db-nofocal", "db")
-NTR_LOSSES = ("ntr-focal", "db-nofocal", "cb-ntr", "db")
 
 
 @dataclass
@@ -78,60 +75,6 @@ class TuneResult:
     directory: Path | None = None
 
 
-def suggest_config(
-    trial: optuna.Trial,
-    data: DataConfig,
-    models: Sequence[str],
-    seed: int,
-    thresholds: Sequence[str] = THRESHOLDINGS,
-    fixed: Mapping[str, Any] | None = None,
-) -> TrainConfig:
-    """A training configuration drawn for ``trial`` (the search space of the module docstring), with
-    the model options ``fixed`` on top."""
-    fixed = dict(fixed or {})
-    from mlbalance.losses import ALL_LOSS_NAMES
-    from mlbalance.models.registry import model_parameters, model_takes_loss
-    from mlbalance.models.tfidf import DEFAULT_SGD_LR, SGD_LR
-
-    model = trial.suggest_categorical("model", list(models))
-    fixed = {key: value for key, value in fixed.items() if key in model_parameters(model)}
-    method = trial.suggest_categorical("threshold", list(thresholds))
-    at_least_one = trial.suggest_categorical("at_least_one", [False, True])
-    options: dict[str, Any] = {}
-    if model != "embedding":  # the vector alone has no TF-IDF settings
-        options["min_df"] = trial.suggest_int("min_df", 1, 3)
-        options["ngram_range"] = (1, trial.suggest_int("ngram_max", 1, 2))
-    if model in ENCODER_MODELS:
-        options["embedding_weight"] = trial.suggest_float("embedding_weight", 0.25, 2.0, log=True)
-    loss: str | None = None  # the SVMs take no loss
-    if not model_takes_loss(model):
-        options["C"] = trial.suggest_float("C", 0.03, 30.0, log=True)
-    else:
-        loss = trial.suggest_categorical("loss", list(ALL_LOSS_NAMES))
-        scale = trial.suggest_float("lr_scale", 0.1, 10.0, log=True)
-        options["lr"] = SGD_LR.get(loss, DEFAULT_SGD_LR) * scale
-        options["max_epochs"] = trial.suggest_int("max_epochs", 10, 40)
-        options["patience"] = trial.suggest_int("patience", 3, 8)
-        loss_options: dict[str, Any] = {}
-        if loss in CB_LOSSES:
-            loss_options["cb_beta"] = trial.suggest_categorical("cb_beta", [0.9, 0.99, 0.999])
-        if loss in REBALANCE_LOSSES:
-            loss_options["mu"] = trial.suggest_float("mu", 0.05, 0.9, log=True)
-        if loss in NTR_LOSSES:
-            loss_options["ntr_lambda"] = trial.suggest_float("ntr_lambda", 0.5, 5.0, log=True)
-            loss_options["ntr_kappa"] = trial.suggest_float("ntr_kappa", 0.01, 0.2, log=True)
-        if loss_options:
-            options["loss_options"] = loss_options
-    return TrainConfig(
-        data=data,
-        model=model,
-        loss=loss,
-        seed=seed,
-        threshold=ThresholdConfig(method, at_least_one=at_least_one),
-        model_options={**options, **fixed},
-    )
-
-
 def _check_fixed_options(options: Mapping[str, Any] | None, models: Sequence[str]) -> dict[str, Any]:
     """``options`` checked: each is an argument of some searched model, and every model takes its own."""
     from mlbalance.models.registry import build_model, model_parameters
@@ -146,14 +89,6 @@ def _check_fixed_options(options: Mapping[str, Any] | None, models: Sequence[str
     return fixed
 
 
-def validation_score(rows: Sequence[dict[str, Any]], objective: str) -> tuple[float, float, float]:
-    """``(objective value, micro-F1, macro-F1)`` of the validation split's ``total`` row."""
-    (row,) = [r for r in rows if r["split"] == "validation" and r["group"] == "total"]
-    micro, macro = float(row["micro_f1"]), float(row["macro_f1"])
-    value = {"micro": micro, "macro": macro, "mean": (micro + macro) / 2}[objective]
-    return value, micro, macro
-
-
 def tune(
     corpus_or_source: Corpus | str | Path,
     out: str | Path,
@@ -166,6 +101,8 @@ def tune(
     thresholds: Sequence[str] = THRESHOLDINGS,
     model_options: Mapping[str, Any] | None = None,
     seed: int = 0,
+    engine: str = "optuna",
+    address: str | None = None,
     progress: ProgressCallback | None = None,
     on_trial: Callable[[int, float | None, float | None, float], None] | None = None,
 ) -> TuneResult:
@@ -183,6 +120,9 @@ def tune(
             ``per-label-cv`` and ``micromacro-cv`` fit the validation split less than ``per-label``.
         model_options: options every trial's model gets, not searched (``{"encoder": "minilm",
             "max_length": 128}`` for the encoder models); part of the study's identity.
+        engine: ``"optuna"`` (trials one after the other in this process, with pruning) or ``"ray"``
+            (the same study, trials in parallel on Ray Tune: :mod:`mlbalance.tune_ray`; extra ``ray``).
+        address: ``engine="ray"``: the Ray cluster to run on (None: a local instance).
         seed: seeds the sampler and every trial's model.
         progress: told about the refit of the best configuration.
         on_trial: told after each trial ``(trials done, this value or None, best value so far, seconds)``.
@@ -199,6 +139,10 @@ def tune(
 
     if objective not in OBJECTIVES:
         raise ConfigError(f"`objective` must be one of {OBJECTIVES}, got {objective!r}")
+    if engine not in ENGINES:
+        raise ConfigError(f"`engine` must be one of {ENGINES}, got {engine!r}")
+    if engine == "ray":
+        require_extra("ray", "`mlbalance tune --engine ray`")
     unknown = sorted(set(models) - set(TUNABLE_MODELS))
     if not models or unknown:
         raise ConfigError(f"`models` must be some of {TUNABLE_MODELS}, got {list(models)!r}")
@@ -229,9 +173,8 @@ def tune(
     # Heartbeats: a trial left "running" by a killed tune is marked failed when the tune is rerun.
     with FileLock(out / STUDY_LOCK_FILE), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(
-            f"sqlite:///{(out / STUDY_FILE).resolve()}", heartbeat_interval=10, grace_period=30
-        )
+        url = f"sqlite:///{(out / STUDY_FILE).resolve()}"
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
         study = optuna.create_study(
             study_name=STUDY_NAME,
             storage=storage,
@@ -275,7 +218,23 @@ def tune(
             best = _best_value(study)
             on_trial(len(study.trials), trial.value, best, time.perf_counter() - started)
 
-    if remaining != 0:
+    if remaining != 0 and engine == "ray":
+        from mlbalance.tune_ray import Search, search_with_ray
+
+        best_seen = [_best_value(study)]
+
+        def told(done: int, value: float | None) -> None:
+            if value is not None and (best_seen[0] is None or value > best_seen[0]):
+                best_seen[0] = value
+            if on_trial is not None:
+                on_trial(done_before + done, value, best_seen[0], time.perf_counter() - started)
+
+        search = Search(data_config, tuple(models), seed, tuple(thresholds), fixed, objective, url)
+        sampler = optuna.samplers.TPESampler(seed=seed)
+        limits = {"trials": remaining, "budget": budget, "address": address}
+        search_with_ray(search, corpus, out, sampler=sampler, on_trial=told, **limits)
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    elif remaining != 0:
         study.optimize(
             run_trial, n_trials=remaining, timeout=budget, catch=(MlbalanceError,), callbacks=[tell]
         )

@@ -51,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="thresholding methods to search (default: all five)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampler and the models")
+    parser.add_argument(
+        "--engine",
+        choices=("optuna", "ray"),
+        default="optuna",
+        help="optuna: trials one by one here, with pruning (default); ray: the same study, trials in "
+        "parallel on Ray Tune (mlbalance[ray])",
+    )
+    parser.add_argument("--address", help="--engine ray: the Ray cluster's address (default: a local Ray)")
     parser.set_defaults(func=run)
 
 
@@ -80,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             models=[m.strip() for m in args.models.split(",") if m.strip()],
             thresholds=[t.strip() for t in args.thresholds.split(",") if t.strip()],
             model_options=dict(parse_option(text) for text in args.option),
+            engine=args.engine,
+            address=args.address,
             seed=args.seed,
             progress=progress,
             on_trial=on_trial,

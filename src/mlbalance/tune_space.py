@@ -1,0 +1,89 @@
+"""``tune``'s search space: what a trial draws (:func:`suggest_config`) and how it is scored
+(:func:`validation_score`), shared by the Optuna engine (:mod:`mlbalance.tune`) and the Ray engine
+(:mod:`mlbalance.tune_ray`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlbalance.config import DataConfig, ThresholdConfig, TrainConfig
+
+if TYPE_CHECKING:
+    import optuna
+
+OBJECTIVES = ("micro", "macro", "mean")
+TUNABLE_MODELS = ("tfidf", "svm", "embedding", "hybrid", "svm-hybrid")
+#: What ``tune`` searches when no ``models`` are named (the encoder models need the transformer extra
+#: and an encoding pass; name them to search them).
+DEFAULT_MODELS = ("tfidf", "svm")
+#: The models on frozen-encoder vectors (their ``embedding_weight`` is searched).
+ENCODER_MODELS = ("embedding", "hybrid", "svm-hybrid")
+THRESHOLDINGS = ("grid", "global-optimal", "per-label", "per-label-cv", "micromacro-cv")
+STUDY_NAME = "mlbalance-tune"
+#: losses whose weight is class-balanced (β) / that rebalance (μ) / that have the NTR term (λ, κ)
+CB_LOSSES = ("cb", "cb-ntr")
+REBALANCE_LOSSES = ("r-focal", "db-nofocal", "db")
+NTR_LOSSES = ("ntr-focal", "db-nofocal", "cb-ntr", "db")
+
+
+def suggest_config(
+    trial: optuna.Trial,
+    data: DataConfig,
+    models: Sequence[str],
+    seed: int,
+    thresholds: Sequence[str] = THRESHOLDINGS,
+    fixed: Mapping[str, Any] | None = None,
+) -> TrainConfig:
+    """A training configuration drawn for ``trial`` (the search space of :mod:`mlbalance.tune`), with
+    the model options ``fixed`` (those the drawn model takes) on top."""
+    from mlbalance.losses import ALL_LOSS_NAMES
+    from mlbalance.models.registry import model_parameters, model_takes_loss
+    from mlbalance.models.tfidf import DEFAULT_SGD_LR, SGD_LR
+
+    fixed = dict(fixed or {})
+    model = trial.suggest_categorical("model", list(models))
+    fixed = {key: value for key, value in fixed.items() if key in model_parameters(model)}
+    method = trial.suggest_categorical("threshold", list(thresholds))
+    at_least_one = trial.suggest_categorical("at_least_one", [False, True])
+    options: dict[str, Any] = {}
+    if model != "embedding":  # the vector alone has no TF-IDF settings
+        options["min_df"] = trial.suggest_int("min_df", 1, 3)
+        options["ngram_range"] = (1, trial.suggest_int("ngram_max", 1, 2))
+    if model in ENCODER_MODELS:
+        options["embedding_weight"] = trial.suggest_float("embedding_weight", 0.25, 2.0, log=True)
+    loss: str | None = None  # the SVMs take no loss
+    if not model_takes_loss(model):
+        options["C"] = trial.suggest_float("C", 0.03, 30.0, log=True)
+    else:
+        loss = trial.suggest_categorical("loss", list(ALL_LOSS_NAMES))
+        scale = trial.suggest_float("lr_scale", 0.1, 10.0, log=True)
+        options["lr"] = SGD_LR.get(loss, DEFAULT_SGD_LR) * scale
+        options["max_epochs"] = trial.suggest_int("max_epochs", 10, 40)
+        options["patience"] = trial.suggest_int("patience", 3, 8)
+        loss_options: dict[str, Any] = {}
+        if loss in CB_LOSSES:
+            loss_options["cb_beta"] = trial.suggest_categorical("cb_beta", [0.9, 0.99, 0.999])
+        if loss in REBALANCE_LOSSES:
+            loss_options["mu"] = trial.suggest_float("mu", 0.05, 0.9, log=True)
+        if loss in NTR_LOSSES:
+            loss_options["ntr_lambda"] = trial.suggest_float("ntr_lambda", 0.5, 5.0, log=True)
+            loss_options["ntr_kappa"] = trial.suggest_float("ntr_kappa", 0.01, 0.2, log=True)
+        if loss_options:
+            options["loss_options"] = loss_options
+    return TrainConfig(
+        data=data,
+        model=model,
+        loss=loss,
+        seed=seed,
+        threshold=ThresholdConfig(method, at_least_one=at_least_one),
+        model_options={**options, **fixed},
+    )
+
+
+def validation_score(rows: Sequence[dict[str, Any]], objective: str) -> tuple[float, float, float]:
+    """``(objective value, micro-F1, macro-F1)`` of the validation split's ``total`` row."""
+    (row,) = [r for r in rows if r["split"] == "validation" and r["group"] == "total"]
+    micro, macro = float(row["micro_f1"]), float(row["macro_f1"])
+    value = {"micro": micro, "macro": macro, "mean": (micro + macro) / 2}[objective]
+    return value, micro, macro
