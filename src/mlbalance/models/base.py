@@ -31,7 +31,7 @@ C = TypeVar("C", bound="Classifier")
 
 
 class Classifier(BaseEstimator, ABC):
-    """Base class of mlbalance models (scikit-learn style: ``__init__`` only stores).
+    """Base class of mlbalance models (scikit-learn style: ``__init__`` stores its arguments and checks them).
 
     Subclasses declare :attr:`name`, :attr:`score_kind`, :attr:`takes_loss` and
     :attr:`needs_validation` as class data, store their arguments with ``self._store(locals())``, check
