@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args
 from mlbalance._checks import check_choice
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation.thresholds import METHODS, ThresholdMethod
-from mlbalance.models.registry import MODELS
+from mlbalance.models.registry import MODELS, model_takes_loss
 
 #: A model kind: one of :data:`MODEL_KINDS`.
 ModelKind = str
@@ -165,18 +165,11 @@ def _check_seed(seed: Any) -> None:
         raise ConfigError(f"`seed` must be an integer >= 0, got {seed!r}")
 
 
-def _takes_loss(model: str) -> bool:
-    """Whether model kind ``model`` is trained with a loss preset (its class says so)."""
-    from mlbalance.models.registry import model_takes_loss
-
-    return model_takes_loss(model)
-
-
 def run_config_of(stored: Mapping[str, Any]) -> dict[str, Any]:
     """A run's stored :class:`TrainConfig` dictionary as this version writes it: the loss of a model
     that takes none (``"db"`` in run directories of earlier versions) is None."""
     out = dict(stored)
-    if "model" in out and out["model"] in MODEL_KINDS and not _takes_loss(out["model"]):
+    if "model" in out and out["model"] in MODEL_KINDS and not model_takes_loss(out["model"]):
         out["loss"] = None
     return out
 
@@ -197,7 +190,7 @@ class TrainConfig:
 
     Attributes:
         data: the corpus.
-        model: ``"tfidf"``, ``"svm"`` or ``"transformer"``.
+        model: a model kind of :data:`MODEL_KINDS` (``"tfidf"``, ``"svm"``, ``"transformer"``, ...).
         loss: a loss name (``mlbalance.losses.ALL_LOSS_NAMES``); None for a model that takes no loss
             (the SVMs). Run directories written before this held ``"db"`` for the SVMs;
             :func:`run_config_of` reads them as None.
@@ -215,7 +208,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODEL_KINDS)
-        if not _takes_loss(self.model):
+        if not model_takes_loss(self.model):
             if self.loss is not None:
                 raise ConfigError(
                     f"model {self.model!r} takes no loss; leave out `loss` (--loss), got {self.loss!r}"
@@ -236,7 +229,7 @@ class TrainConfig:
                 raise ConfigError(f"`{key}` is a setting of `compare`, not of `train`")
         model = values.get("model", "tfidf")
         check_choice("model", model, MODEL_KINDS)
-        default_loss = "db" if _takes_loss(model) else None
+        default_loss = "db" if model_takes_loss(model) else None
         options = dict(values.get("model_options") or {})
         options.update({k: v for k, v in values.items() if k not in RUN_KEYS})
         return cls(
@@ -285,7 +278,7 @@ class CompareConfig:
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODEL_KINDS)
         check_choice("svm_backend", self.svm_backend, SVM_BACKENDS)
-        if not _takes_loss(self.model):
+        if not model_takes_loss(self.model):
             raise ConfigError(
                 "`model` of a comparison must be 'tfidf', 'transformer', 'embedding' or 'hybrid'; add the "
                 "SVM with --svm"

@@ -329,3 +329,27 @@ def test_optimal_thresholds_on_heavily_tied_scores(n, c, seed, method):
             assert brute_label_f1(s[:, j], y[:, j], np.float32(thr.per_label[j])) == pytest.approx(
                 best, abs=1e-12
             )
+
+
+def test_every_registered_method_is_a_thresholder_of_its_name_and_stored_form():
+    from mlbalance.evaluation.thresholding import Thresholder, get_thresholder, thresholder_class
+    from mlbalance.evaluation.thresholds import METHOD_TABLE
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((60, 5)) < 0.3).astype(np.int8)
+    s = np.clip(y * 0.4 + rng.random((60, 5)) * 0.6, 0, 1).astype(np.float32)
+    from mlbalance.evaluation.thresholding import OutOfFold, Scored
+
+    val = Scored.checked(s, y)
+    oof = OutOfFold(val.scores, val.labels, np.arange(60) % 3, None)
+    for method, (_, _, form) in METHOD_TABLE.items():
+        cls = thresholder_class(method)
+        assert issubclass(cls, Thresholder) and cls.name == method
+        thresholds = get_thresholder(method).tune(val, oof if cls.needs_oof else None)
+        assert thresholds.method == method
+        stored = {"value": thresholds.value, "per_label": thresholds.per_label, "k": thresholds.k}[form]
+        assert stored is not None and Thresholds.from_dict(thresholds.to_dict()).method == method
+    with pytest.raises(ConfigError, match="takes no option 'k'"):
+        get_thresholder("grid", k=3)
+    with pytest.raises(ConfigError, match="tunes on out-of-fold training scores"):
+        get_thresholder("per-label-cv").tune(val)
