@@ -332,3 +332,20 @@ def test_a_declared_pooling_is_used_saved_and_loaded(tmp_path, corpus):
     np.testing.assert_allclose(
         loaded.scores(corpus.test.texts), clf.scores(corpus.test.texts), rtol=1e-5, atol=1e-6
     )
+
+
+def test_the_head_can_start_from_a_linear_probe_of_the_same_encoder(tmp_path, encoder_dir, corpus):
+    from mlbalance.models.hybrid import EmbeddingClassifier
+    from mlbalance.models.registry import save_model
+
+    encoder = {"encoder": str(encoder_dir), "max_length": 32, "pooling": "mean"}
+    probe = EmbeddingClassifier("bce", **encoder, precision="float32", cache_dir=False, max_epochs=3, lr=300)
+    save_model(probe.fit(corpus), tmp_path / "probe")
+    options = {**TRAIN_OPTIONS, **encoder, "max_epochs": 1, "lr": 1e-12, "head_lr": 1e-12}
+    tuned = TransformerClassifier(**options, head_init=str(tmp_path / "probe")).fit(corpus)
+    texts = corpus.test.texts
+    np.testing.assert_allclose(tuned.scores(texts), probe.scores(texts), rtol=1e-3, atol=1e-4)  # the probe's
+    with pytest.raises(ConfigError, match="pooled with 'mean'"):
+        TransformerClassifier(**{**options, "pooling": "cls"}, head_init=str(tmp_path / "probe")).fit(corpus)
+    with pytest.raises(ConfigError, match="`head_init` must be"):
+        TransformerClassifier(encoder=str(encoder_dir), head_init=str(tmp_path / "missing"))

@@ -233,6 +233,9 @@ class TransformerClassifier(Classifier):
             head over a pretrained encoder learns faster than the encoder may move.
         bias_init: ``"prior"`` (the head's bias starts at the labels' training prior log-odds) or
             ``"zero"`` (every label starts at p = 0.5).
+        head_init: the folder of a trained ``embedding`` model (or its run directory) with a linear
+            head over the same encoder and pooling: the head starts from it (linear probe, then
+            fine-tune) instead of at random; it replaces ``bias_init``.
         max_epochs, patience: at most ``max_epochs`` epochs; stop after ``patience`` epochs without a
             better validation micro-F1; the best epoch's weights are kept.
         grad_accum: forward passes per optimiser step.
@@ -278,6 +281,7 @@ class TransformerClassifier(Classifier):
         cache_dir: str | None = None,
         head_lr: float | None = None,
         bias_init: str = "prior",
+        head_init: str | None = None,
     ) -> None:
         self._store(locals())
         self.history_ = []
@@ -285,6 +289,10 @@ class TransformerClassifier(Classifier):
 
     def _validate(self) -> None:
         self.settings()
+        if self.head_init is not None and not Path(str(self.head_init)).is_dir():
+            raise ConfigError(
+                f"`head_init` must be a trained embedding model's folder or run, got {self.head_init!r}"
+            )
 
     # ------------------------------------------------------------------ configuration
 
@@ -421,6 +429,8 @@ class TransformerClassifier(Classifier):
             prior = label_prior(stats.class_freq, stats.n_train)
             with torch.no_grad():
                 model.classifier.bias.copy_(torch.log(prior) - torch.log1p(-prior))
+        if self.head_init is not None:
+            self._head_from_probe(model)
         head_lr = s.head_lr if s.head_lr is not None else DEFAULT_HEAD_LR
         groups = []
         for part, lr in ((model.encoder, s.lr), (model.classifier, head_lr)):
@@ -582,6 +592,40 @@ class TransformerClassifier(Classifier):
                 out[batch] = torch.sigmoid(logits.float()).cpu().numpy()
                 progress("score", done, len(batches))
         return out
+
+    def _head_from_probe(self, network: EncoderClassifier) -> None:
+        """Start the head from a trained ``embedding`` model's linear head (a linear probe of the same
+        encoder and pooling): its features are ``embedding_weight × pooled vector``, so the head's
+        weight is ``embedding_weight × W`` and its bias the probe's.
+
+        Raises:
+            ConfigError: not an embedding model with a linear head, other labels, another encoder,
+                pooling or width.
+        """
+        from mlbalance.models.registry import load_model
+
+        folder = Path(str(self.head_init))
+        probe = load_model(folder / "model" if (folder / "model").is_dir() else folder)
+        where = f"`head_init` ({folder})"
+        if probe.name != "embedding" or probe.hidden is not None:
+            raise ConfigError(f"{where} must hold an embedding model with a linear head, not {probe.name!r}")
+        if list(probe.label_space_.names) != list(self.label_space_.names):
+            raise ConfigError(f"{where} was trained on other labels than this corpus's")
+        encoder = probe.features_.encoder.settings()
+        if resolve_encoder(str(encoder["encoder"]))[0] != resolve_encoder(self.encoder)[0]:
+            raise ConfigError(f"{where} used encoder {encoder['encoder']!r}, this model {self.encoder!r}")
+        if (encoder["pooling"], bool(encoder["normalize"])) != (network.pooling, network.normalize):
+            raise ConfigError(
+                f"{where} pooled with {encoder['pooling']!r} (normalize {encoder['normalize']}), this model "
+                f"with {network.pooling!r} (normalize {network.normalize}); set `pooling` to match"
+            )
+        weight = probe.head_.embed.weight.detach()  # (dimension, n_labels)
+        if weight.shape != (network.classifier.in_features, network.classifier.out_features):
+            raise ConfigError(f"{where} has a head of shape {tuple(weight.shape)}; expected its transpose of "
+                              f"{tuple(network.classifier.weight.shape)}")  # fmt: skip
+        with torch.no_grad():
+            network.classifier.weight.copy_(float(probe.embedding_weight) * weight.T)
+            network.classifier.bias.copy_(probe.head_.bias.detach())
 
     # ------------------------------------------------------------------ persistence
 
