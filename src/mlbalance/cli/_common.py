@@ -55,6 +55,11 @@ def add_run_arguments(
     add_model_arguments(parser, model_choices=model_choices)
 
 
+def add_option_flag(parser: Any, help_text: str) -> None:
+    """``-o/--option KEY=VALUE``, repeatable (read with :func:`parse_option`)."""
+    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", help=help_text)
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument(
@@ -86,14 +91,7 @@ def add_model_arguments(
         default=None,
         help="transformer: torch.compile the model",
     )
-    group.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other model option, e.g. -o max_features=50000 (values parsed as YAML scalars)",
-    )
+    add_option_flag(group, "any other model option, e.g. -o max_features=50000 (values read as YAML scalars)")
     parser.add_argument("--config", metavar="FILE", help="YAML or TOML file of settings (flags win over it)")
 
 

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from mlbalance.cli._common import add_command, parse_option
+from mlbalance.cli._common import add_command, add_option_flag, parse_option
 
 #: Flags that become keyword arguments of ``load_corpus`` when given.
 LOADER_FLAGS: dict[str, tuple[type, str]] = {
@@ -67,14 +67,7 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH", help="the archive or file a named source reads")
     for name, (kind, help_text) in LOADER_FLAGS.items():
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=help_text)
-    parser.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other loader option, e.g. -o held_out=5000 -o unseen_labels=drop",
-    )
+    add_option_flag(parser, "any other loader option, e.g. -o held_out=5000 -o unseen_labels=drop")
 
 
 def _load(args: argparse.Namespace) -> Any:

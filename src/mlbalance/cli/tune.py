@@ -13,7 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from mlbalance.cli._common import TqdmProgress, add_command, parse_option, print_tables
+from mlbalance.cli._common import (
+    TqdmProgress,
+    add_command,
+    add_option_flag,
+    parse_option,
+    print_tables,
+)
 from mlbalance.errors import DataError
 
 
@@ -37,14 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="tfidf,svm",
         help="model kinds to search (default: tfidf,svm; also embedding, hybrid, svm-hybrid)",
     )
-    parser.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model option every trial gets, not searched (e.g. -o encoder=minilm -o max_length=64)",
-    )
+    add_option_flag(parser, "a model option every trial gets, not searched (e.g. -o encoder=minilm)")
     parser.add_argument(
         "--thresholds",
         default="grid,global-optimal,per-label,per-label-cv,micromacro-cv",
