@@ -13,13 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlbalance.cli._common import (
-    TqdmProgress,
-    add_command,
-    add_option_flag,
-    parse_option,
-    print_tables,
-)
+from mlbalance.cli._common import TqdmProgress, add_command, add_option_flag, parse_option, print_tables
 from mlbalance.errors import DataError
 
 
