@@ -185,3 +185,17 @@ def test_the_ray_engine_runs_the_same_study_on_a_local_ray(tmp_path):
     assert result.best_value == pytest.approx(max(float(r["objective"]) for r in rows))
     again = tune("synthetic:tiny", out, trials=5, models=["svm", "tfidf"])  # the same study, on Optuna
     assert len(again.trials) == 5 and [r["trial"] for r in again.trials[:3]] == [0, 1, 2]
+
+
+
+def test_the_command_line_runs_the_ray_engine(tmp_path, capsys):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from mlbalance.cli import main
+
+    out = tmp_path / "tune"
+    args = ["tune", "--dataset", "synthetic:tiny", "--out", str(out), "--models", "svm", "--trials", "2",
+            "--engine", "ray", "-o", "max_iter=500"]  # fmt: skip
+    assert main(args) == 0
+    rows = read_trials(out)
+    assert len(rows) == 2 and all(r["state"] == "complete" for r in rows)
+    assert json.loads((out / "best" / "config.json").read_text())["run"]["model_options"]["max_iter"] == 500
