@@ -353,3 +353,24 @@ def test_every_registered_method_is_a_thresholder_of_its_name_and_stored_form():
         get_thresholder("grid", k=3)
     with pytest.raises(ConfigError, match="tunes on out-of-fold training scores"):
         get_thresholder("per-label-cv").tune(val)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_global_macro_is_the_candidate_with_the_best_macro_f1(seed):
+    from mlbalance.evaluation.thresholding import Scored, get_thresholder
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random((80, 7)) < rng.uniform(0.03, 0.5, size=7)).astype(np.int8)
+    y[0, :] = 1  # every label has a positive
+    s = np.clip(y * rng.uniform(0.1, 0.5, size=7) + rng.random((80, 7)) * 0.6, 0, 1).astype(np.float32)
+    thresholds = get_thresholder("global-macro").tune(Scored.checked(s, y))
+    candidates = np.unique(s[y == 1])
+
+    def macro(t):
+        return f1_score(y, (s >= np.float32(t)).astype(int), average="macro", zero_division=0)
+
+    expected = max(macro(t) for t in candidates)
+    assert macro(thresholds.value) == pytest.approx(expected, abs=1e-12)
+    assert thresholds.value == min(t for t in candidates if macro(t) == pytest.approx(expected, abs=1e-12))
+    micro_best = get_thresholder("global-optimal").tune(Scored.checked(s, y)).value
+    assert macro(thresholds.value) >= macro(micro_best)

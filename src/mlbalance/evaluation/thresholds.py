@@ -7,6 +7,7 @@ registered by name in :data:`METHOD_TABLE`:
 - ``"grid"`` — the paper's: the global threshold of a grid (:data:`PAPER_GRIDS`) with the best
   validation micro-F1;
 - ``"global-optimal"`` — the exact global threshold with the best validation micro-F1;
+- ``"global-macro"`` — the global threshold with the best validation macro-F1;
 - ``"per-label"`` — each label's F1-optimal validation threshold (a global one for rare labels);
 - ``"top-k"`` — the ``k`` highest-scoring labels of each document;
 - ``"per-label-cv"`` — per-label thresholds on **out-of-fold training scores** with SCutFBR.1's
@@ -46,6 +47,7 @@ ScoreKind = Literal["probability", "decision"]
 METHOD_TABLE: dict[str, tuple[str, str, str]] = {
     "grid": ("grid", "Grid", "value"),
     "global-optimal": ("global_optimal", "GlobalOptimal", "value"),
+    "global-macro": ("global_macro", "GlobalMacro", "value"),
     "per-label": ("per_label", "PerLabel", "per_label"),
     "top-k": ("top_k", "TopK", "k"),
     "per-label-cv": ("per_label_cv", "PerLabelCV", "per_label"),

@@ -103,19 +103,8 @@ class TfidfFeatures:
     def _make_vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        c = self.config
-        return TfidfVectorizer(
-            ngram_range=c.ngram_range,
-            max_features=c.max_features,
-            min_df=c.min_df,
-            max_df=c.max_df,
-            sublinear_tf=c.sublinear_tf,
-            lowercase=c.lowercase,
-            stop_words=c.stop_words,
-            norm=c.norm,
-            vocabulary=vocabulary,
-            dtype=np.float32,
-        )
+        # every TfidfConfig field is a TfidfVectorizer argument of the same name and meaning
+        return TfidfVectorizer(**asdict(self.config), vocabulary=vocabulary, dtype=np.float32)
 
     @property
     def n_features(self) -> int:

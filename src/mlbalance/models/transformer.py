@@ -318,16 +318,8 @@ class TransformerClassifier(Classifier):
             overridden = {k: v for k, v in given.items() if v is not None and v != base[k]}
             if overridden:
                 log.info("recipe %r: settings given explicitly win: %s", self.recipe, overridden)
-        s = TransformerSettings(
-            **values,
-            grad_accum=self.grad_accum,
-            precision=self.precision,
-            compile=self.compile,
-            pooling=self.pooling,
-            seed=self.seed,
-            head_lr=self.head_lr,
-            bias_init=self.bias_init,
-        )
+        taken = ("grad_accum", "precision", "compile", "pooling", "seed", "head_lr", "bias_init")  # as given
+        s = TransformerSettings(**values, **{name: getattr(self, name) for name in taken})
         check_int("max_length", s.max_length, 2)
         check_int("batch_size", s.batch_size, 1)
         check_int("max_epochs", s.max_epochs, 1)
