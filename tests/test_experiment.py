@@ -1,4 +1,4 @@
-"""train / compare / reevaluate (mlbalance.experiment) with a fast stand-in model."""
+"""train / compare / reevaluate (the pipeline, comparison and reevaluation) with a fast stand-in model."""
 
 import dataclasses
 import json
@@ -9,7 +9,8 @@ import pytest
 import mlbalance
 from mlbalance.comparison import compare
 from mlbalance.errors import ConfigError, RunError
-from mlbalance.experiment import reevaluate, train
+from mlbalance.experiment import train
+from mlbalance.reevaluation import reevaluate
 from mlbalance.runs import is_complete, load_run
 
 ROW_KEYS = {

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "mlbalance.reporting": 4,
     "mlbalance.export": 4,
     "mlbalance.experiment": 5,
+    "mlbalance.reevaluation": 5,
     "mlbalance.comparison": 6,
     "mlbalance.tune": 6,
     "mlbalance.tune_space": 6,

@@ -4,14 +4,13 @@
 :mod:`mlbalance.models.registry`; the loss only for a model that takes one), tune thresholds on
 validation with the configured method (:mod:`mlbalance.evaluation.thresholding`; a method that needs
 out-of-fold scores gets them from :func:`mlbalance.out_of_fold.cross_fit`), evaluate validation and
-test, and (given ``out``) write a run directory. :func:`reevaluate` re-tunes a finished run's
-thresholds. ``compare`` (:mod:`mlbalance.compare`) and ``tune`` (:mod:`mlbalance.tune`) call
+test, and (given ``out``) write a run directory. :func:`mlbalance.reevaluation.reevaluate` re-tunes
+a finished run's thresholds. ``compare`` (:mod:`mlbalance.compare`) and ``tune`` (:mod:`mlbalance.tune`) call
 :func:`train_config` once per setting.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -81,7 +80,7 @@ def model_kwargs(config: TrainConfig) -> dict[str, Any]:
     return kwargs
 
 
-def _evaluate(
+def evaluate_model(
     model: Classifier,
     corpus: Corpus,
     threshold: ThresholdConfig,
@@ -152,7 +151,7 @@ def thresholder_for(threshold: ThresholdConfig, corpus: Corpus | None = None) ->
     return get_thresholder(method, **{key: v for key, v in settings.items() if key in taken})
 
 
-def _builder(config: TrainConfig) -> Callable[[], Classifier]:
+def model_builder(config: TrainConfig) -> Callable[[], Classifier]:
     """A function returning a new unfitted model of ``config``."""
     from mlbalance.models.registry import build_model
 
@@ -285,7 +284,8 @@ def _fit_and_save(
     )
     fitted = time.perf_counter()
     loss_label = config.loss if clf.takes_loss else None
-    thresholds, rows = _evaluate(clf, corpus, config.threshold, progress, loss_label, _builder(config))
+    build = model_builder(config)
+    thresholds, rows = evaluate_model(clf, corpus, config.threshold, progress, loss_label, build)
     timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
     report = run_report(rows, run_title(clf.name, loss_label, corpus.name))
     if out is None:
@@ -300,88 +300,3 @@ def _fit_and_save(
         figures=run_figures(rows),
         timing=timing,
     )
-
-
-def reevaluate(
-    run: Run,
-    *,
-    threshold: str | None = None,
-    top_k: int | None = None,
-    at_least_one: bool | None = None,
-    cv_folds: int | None = None,
-    fbr: float | None = None,
-    threshold_value: float | None = None,
-    corpus: Corpus | None = None,
-    data: str | Path | None = None,
-    progress: ProgressCallback | None = None,
-) -> Run:
-    """Score the run's corpus again, tune thresholds, evaluate, and store the result.
-
-    Args:
-        run: a finished run (from :func:`~mlbalance.runs.load_run`).
-        threshold: the thresholding method (None: the run's own, with its settings).
-        top_k, at_least_one, cv_folds, fbr, threshold_value: as for :func:`train` (with a new
-            ``threshold``; None: the defaults).
-        corpus: the corpus (None: loaded from the run's configuration).
-        data: a new location of the data file the run's source reads.
-        progress: a progress callback.
-
-    Returns:
-        The run with its new thresholds and metrics (also written to its directory, if any).
-    """
-    from mlbalance.runs import update_run
-
-    if threshold is None:
-        # the run's own settings (runs written before some keys existed take their defaults)
-        stored_threshold = dict(run.config["threshold"])
-        settings = ThresholdConfig.from_values(
-            {
-                "threshold": stored_threshold.pop("method"),
-                "top_k": stored_threshold.pop("k", None),
-                "threshold_value": stored_threshold.pop("value", None),
-            }
-            | stored_threshold
-        ).to_values()
-    else:
-        settings = {
-            "threshold": threshold,
-            "top_k": top_k,
-            "at_least_one": at_least_one,
-            "cv_folds": cv_folds,
-            "fbr": fbr,
-            "threshold_value": threshold_value,
-        }
-    stored = TrainConfig.from_mapping(
-        {
-            "dataset": run.config["data"]["source"],
-            "data": run.config["data"].get("data") if data is None else str(data),
-            "data_options": run.config["data"].get("options") or {},
-            "model": run.config["model"],
-            "loss": run.config["loss"],
-            "seed": run.config["seed"],
-            "model_options": run.config.get("model_options") or {},
-            **settings,
-        }
-    )
-    if corpus is None:
-        corpus = load_data(stored.data, progress)
-    if corpus.label_space != run.model.label_space_:
-        raise ConfigError(
-            f"the corpus {corpus.name!r} has other labels ({len(corpus.label_space)}) than the run "
-            f"({len(run.model.label_space_)}); evaluate on the corpus it was trained on"
-        )
-    loss_label = stored.loss if run.model.takes_loss else None
-    thresholds, rows = _evaluate(run.model, corpus, stored.threshold, progress, loss_label, _builder(stored))
-    config = dict(run.config)
-    config["threshold"] = dataclasses.asdict(stored.threshold)
-    report = run_report(rows, run_title(run.model.name, loss_label, corpus.name))
-    if run.directory is not None:
-        update_run(
-            run.directory,
-            config=config,
-            thresholds=thresholds,
-            metrics=rows,
-            report=report,
-            figures=run_figures(rows),
-        )
-    return dataclasses.replace(run, thresholds=thresholds, metrics=rows, config=config, report=report)

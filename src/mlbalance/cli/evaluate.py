@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from mlbalance.runs import load_run, read_metrics
 
     if args.rescore or args.threshold:
-        from mlbalance.experiment import reevaluate
+        from mlbalance.reevaluation import reevaluate
 
         progress = TqdmProgress()
         try:
