@@ -145,10 +145,9 @@ def thresholder_for(threshold: ThresholdConfig, corpus: Corpus | None = None) ->
     from mlbalance.evaluation.thresholding import get_thresholder, option_names
 
     method = default_threshold_method(corpus) if threshold.method == "auto" else threshold.method
-    settings = {"k": threshold.k, "fbr": threshold.fbr, "value": threshold.value}
-    settings["at_least_one"] = threshold.at_least_one
     taken = option_names(method)
-    return get_thresholder(method, **{key: v for key, v in settings.items() if key in taken})
+    settings = {key: getattr(threshold, key) for key in ("k", "fbr", "value", "at_least_one") if key in taken}
+    return get_thresholder(method, **settings)
 
 
 def model_builder(config: TrainConfig) -> Callable[[], Classifier]:

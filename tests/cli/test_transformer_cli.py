@@ -122,3 +122,22 @@ def test_hybrid_and_embedding_models_train_and_predict_from_the_cli(tmp_path, cl
         assert predicted.code == 0, predicted.err
         assert len((tmp_path / f"{model}.jsonl").read_text().splitlines()) == 2
     assert any((tmp_path / "vectors").rglob("*.npz"))  # the vectors went to the given cache
+
+
+def test_the_svm_over_hybrid_features_trains_evaluates_and_predicts_from_the_cli(tmp_path, cli, tiny_setup):
+    folder, encoder = tiny_setup
+    out = tmp_path / "svm-hybrid"
+    args = ["train", "--dataset", folder, "--model", "svm-hybrid", "--encoder", encoder, "--max-length", "40",
+            "-o", "C=0.5", "-o", f"cache_dir={tmp_path}/vectors", "--threshold", "global-macro"]  # fmt: skip
+    result = cli(*args, "--out", out, "--quiet")
+    assert result.code == 0, result.err
+    run = load_run(out)
+    assert run.config["model"] == "svm-hybrid" and run.config["loss"] is None
+    assert run.thresholds.method == "global-macro" and run.model.C == 0.5
+    docs = tmp_path / "docs.txt"
+    docs.write_text("l0w0 noise1 l0w1\nnoise2 l3w0\n")
+    assert cli("predict", out, "--input", docs, "--output", tmp_path / "p.jsonl").code == 0
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 2
+    args = ["train", "--dataset", folder, "--model", "svm-hybrid", "--loss", "db", "--out", tmp_path / "x"]
+    refused = cli(*args)
+    assert refused.code != 0 and "takes no loss" in refused.err

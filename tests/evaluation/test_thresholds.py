@@ -374,3 +374,16 @@ def test_global_macro_is_the_candidate_with_the_best_macro_f1(seed):
     assert thresholds.value == min(t for t in candidates if macro(t) == pytest.approx(expected, abs=1e-12))
     micro_best = get_thresholder("global-optimal").tune(Scored.checked(s, y)).value
     assert macro(thresholds.value) >= macro(micro_best)
+
+
+def test_tune_thresholds_takes_every_method_tuned_on_validation():
+    from mlbalance.evaluation.thresholding import thresholder_class
+    from mlbalance.evaluation.thresholds import METHODS
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((40, 4)) < 0.3).astype(np.int8)
+    y[0] = 1
+    s = rng.random((40, 4)).astype(np.float32)
+    for method in METHODS:
+        if not thresholder_class(method).needs_oof:
+            assert tune_thresholds(s, y, method=method).method == method

@@ -168,7 +168,8 @@ def with_encoder_signature(cls: type, head: Any, first: str, leave_out: tuple[st
     cls.__init__.__signature__ = signature  # type: ignore[attr-defined]
 
 
-def _defaults(init: Any) -> dict[str, Any]:
+def init_defaults(init: Any) -> dict[str, Any]:
+    """The default of each argument of the ``__init__`` ``init``."""
     return {name: p.default for name, p in inspect.signature(init).parameters.items() if name != "self"}
 
 
@@ -203,7 +204,7 @@ class EmbeddingClassifier(FrozenEncoderFeatures, TfidfClassifier):
                     f"the embedding model has no TF-IDF features: {', '.join(given)} do not apply "
                     "(the hybrid model takes them)"
                 )
-        self._store_with_encoder({"loss": loss}, options, _defaults(TfidfClassifier.__init__))
+        self._store_with_encoder({"loss": loss}, options, init_defaults(TfidfClassifier.__init__))
 
     def _validate(self) -> None:
         super()._validate()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mlbalance.models.hybrid import FrozenEncoderFeatures, _defaults, with_encoder_signature
+from mlbalance.models.hybrid import FrozenEncoderFeatures, init_defaults, with_encoder_signature
 from mlbalance.models.svm import SvmClassifier
 
 
@@ -26,7 +26,7 @@ class HybridSvmClassifier(FrozenEncoderFeatures, SvmClassifier):
     uses_tfidf: ClassVar[bool] = True
 
     def __init__(self, C: float = 1.0, **options: Any) -> None:
-        self._store_with_encoder({"C": C}, options, _defaults(SvmClassifier.__init__))
+        self._store_with_encoder({"C": C}, options, init_defaults(SvmClassifier.__init__))
 
     def _validate(self) -> None:
         super()._validate()

@@ -123,7 +123,7 @@ def tune_thresholds(
         raise ConfigError(f"`value` applies only to method 'fixed', got method {method!r}")
     given = {"grid": grid, "k": k, "min_positives": min_positives, "fallback": fallback, "max_k": max_k,
              "value": value, "at_least_one": at_least_one}  # fmt: skip
-    thresholder = cls(**{name: given[name] for name in option_names(method)})
+    thresholder = cls(**{name: given[name] for name in option_names(method) if name in given})
     return thresholder.tune(Scored.checked(scores_val, y_val), None, score_kind)
 
 
