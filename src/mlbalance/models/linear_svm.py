@@ -123,7 +123,6 @@ class LinearSvmClassifier(Classifier):
         progress("featurise", 1, 1)
         y = corpus.labels("train")
         self.fit_features(x, y, progress=progress)
-        return self
 
     def fit_features(
         self, x: sp.csr_matrix, y: sp.csr_matrix, *, progress: ProgressCallback | None = None

@@ -94,7 +94,6 @@ class SvmClassifier(Classifier):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.svm import LinearSVC
 
-        self.history_ = []
         self.features_ = self._make_features()
         progress("featurise", 0, 1)
         x = self.features_.fit_transform(corpus.train.texts, progress)
@@ -139,7 +138,6 @@ class SvmClassifier(Classifier):
             )
         self.coef_ = coef
         self.intercept_ = intercept
-        return self
 
     def decision_function(self, x: sp.csr_matrix) -> np.ndarray:
         """Decision values of TF-IDF rows ``x``: ``x @ coef_.T + intercept_`` (float32)."""

@@ -301,7 +301,6 @@ class TfidfClassifier(Classifier):
             (row["val_threshold"] for row in result.history if row["epoch"] == result.best_epoch), None
         )
         self.head_.eval()
-        return self
 
     @property
     def learning_rate(self) -> float:

@@ -512,7 +512,6 @@ class TransformerClassifier(Classifier):
         self.device_ = device
         self.model_.eval()
         accelerator.free_memory()
-        return self
 
     def _distributed_scores(
         self,
