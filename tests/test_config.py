@@ -1,4 +1,4 @@
-"""Typed configuration and config files (mlbalance.config)."""
+"""Typed configuration and config files (mlbalance.config, mlbalance.config_files)."""
 
 import pytest
 
@@ -8,10 +8,10 @@ from mlbalance.config import (
     DataConfig,
     ThresholdConfig,
     TrainConfig,
-    load_config_file,
     normalise_keys,
     parse_losses,
 )
+from mlbalance.config_files import load_config_file
 
 
 def test_train_config_from_flat_mapping_splits_model_options():
@@ -57,11 +57,11 @@ def test_train_config_defaults_and_round_trip_dict():
         ({"dataset": "d", "threshold": "grid", "top_k": 2}, "applies only to threshold 'top-k'"),
         ({"dataset": "d", "threshold": "grid", "threshold_value": 0.3}, "applies only to threshold 'fixed'"),
         ({"dataset": "d", "threshold": "fixed", "threshold_value": "x"}, "`threshold_value` must be a"),
-        ({"dataset": "d", "threshold": "fixed", "threshold_value": float("nan")}, "must be finite"),
+        ({"dataset": "d", "threshold": "fixed", "threshold_value": float("nan")}, "must be a finite number"),
         ({"dataset": "d", "threshold": "top-k", "top_k": 0}, r"`top_k` must be an integer >= 1, got 0"),
         ({"dataset": "d", "losses": "all"}, "setting of `compare`"),
         ({"dataset": "d", "threshold": "per-label-cv", "cv_folds": 1}, r"`cv_folds` must be an integer >= 2"),
-        ({"dataset": "d", "threshold": "per-label-cv", "fbr": 1.5}, r"`fbr` must be a number in \[0, 1\]"),
+        ({"dataset": "d", "threshold": "per-label-cv", "fbr": 1.5}, r"`fbr` must be a number >= 0.0 and <="),
         ({"dataset": "d", "fbr": 0.2}, "applies only to threshold 'per-label-cv'"),
         ({"dataset": "d", "at_least_one": "yes"}, "`at_least_one` must be true or false"),
         ({"dataset": "d", "model_options": {"seed": 3}}, "`seed` is a run setting"),

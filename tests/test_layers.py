@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "mlbalance.models.encoders": 2,
     "mlbalance.models": 3,
     "mlbalance.config": 3,
+    "mlbalance.config_files": 3,
     "mlbalance.runs": 4,
     "mlbalance.reporting": 4,
     "mlbalance.export": 4,

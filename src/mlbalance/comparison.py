@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlbalance._atomic import atomic_write_json, atomic_write_text
-from mlbalance.config import CompareConfig, ThresholdConfig, TrainConfig, parse_losses, parse_seeds
+from mlbalance.config import (
+    CompareConfig,
+    DataConfig,
+    ThresholdConfig,
+    TrainConfig,
+    parse_losses,
+    parse_seeds,
+)
 from mlbalance.errors import ConfigError, RunError
-from mlbalance.experiment import _corpus_and_data, load_data, model_kwargs, train_config
+from mlbalance.experiment import train_config
 from mlbalance.models.registry import model_takes_loss
 from mlbalance.reporting import dataset_figure, run_figures, run_report
 from mlbalance.runs import (
@@ -151,7 +158,7 @@ def compare(
         ...                            losses="bce,db", svm=True, out="runs/cmp")  # doctest: +SKIP
         >>> print(result.report)  # doctest: +SKIP
     """
-    corpus, data_config = _corpus_and_data(corpus_or_source, data, data_options)
+    corpus, data_config = DataConfig.of(corpus_or_source, data, data_options)
     config = CompareConfig(
         data=data_config,
         model=model,  # type: ignore[arg-type]
@@ -248,7 +255,7 @@ def _run_comparison(
         todo.append((index, cell, run_dir, resume))
 
     if todo and corpus is None:
-        corpus = load_data(config.data, progress)
+        corpus = config.data.load(progress)
     if jobs > 1 and len(todo) > 1 and out_dir is not None:
         _train_cells_in_parallel(todo, names, corpus, jobs, result, rows_of, on_cell, progress)
     else:
@@ -294,10 +301,8 @@ def _check_reusable(run_dir: Path, cell: TrainConfig) -> None:
     """
     import json
 
-    from mlbalance.models.registry import build_model
-
     stored = read_config(run_dir)
-    expected = build_model(cell.model, **model_kwargs(cell)).get_config()
+    expected = cell.build_model().get_config()
     expected = json.loads(json.dumps(expected))
     saved = (stored.get("model") or {}).get("config")
     if stored.get("run") != cell.to_dict() or saved != expected:
@@ -440,5 +445,5 @@ def _write_comparison(
     if not has_extra("plots"):
         return
     if corpus is None:
-        corpus = load_data(config.data)
+        corpus = config.data.load()
     save_figure(dataset_figure(corpus), out_dir / "plots" / "dataset.png")

@@ -1,9 +1,10 @@
-"""Typed configuration of a training run and of a comparison, and config-file loading.
+"""Typed configuration of a training run and of a comparison.
 
 CLI flags and config files (YAML or TOML) only ever build the frozen dataclasses of this module:
 :class:`TrainConfig` for ``mlbalance train`` and :class:`CompareConfig` for ``mlbalance compare``.
 A config file is a flat mapping whose keys are the long flag names (``max-epochs`` or ``max_epochs``);
-keys that are not run-level settings are model options, passed to the model's constructor::
+keys that are not run-level settings are model options, passed to the model's constructor
+(:func:`mlbalance.config_files.load_config_file` reads one)::
 
     # reuters.yaml
     dataset: reuters21578
@@ -22,16 +23,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from mlbalance._checks import check_choice
+from mlbalance._checks import check_choice, check_float, check_int
 from mlbalance.errors import ConfigError
+from mlbalance.evaluation.thresholding import Thresholder, default_method, get_thresholder, option_names
 from mlbalance.evaluation.thresholds import METHODS, ThresholdMethod
-from mlbalance.models.registry import MODELS, model_takes_loss
+from mlbalance.models.registry import MODELS, build_model, model_parameters, model_takes_loss
+
+if TYPE_CHECKING:
+    from mlbalance.data.corpus import Corpus
+    from mlbalance.models.base import Classifier
+    from mlbalance.progress import ProgressCallback
 
 #: A model kind: one of :data:`MODEL_KINDS`.
 ModelKind = str
@@ -39,7 +45,7 @@ SvmBackend = Literal["liblinear", "sgd"]
 
 #: The model kinds of :data:`mlbalance.models.registry.MODELS`.
 MODEL_KINDS: tuple[str, ...] = tuple(MODELS)
-#: ``"auto"`` (the default: :func:`mlbalance.experiment.default_threshold_method` of the corpus) and the
+#: ``"auto"`` (the default: :func:`mlbalance.evaluation.thresholding.default_method` of the corpus) and the
 #: thresholding methods (registered in :data:`mlbalance.evaluation.thresholds.METHOD_TABLE`).
 THRESHOLD_METHODS: tuple[str, ...] = ("auto", *METHODS)
 SVM_BACKENDS: tuple[str, ...] = get_args(SvmBackend)
@@ -62,13 +68,21 @@ def _check_json_ready(name: str, mapping: Mapping[str, Any]) -> None:
         raise ConfigError(f"`{name}` must hold plain values (numbers, strings, lists): {exc}") from exc
 
 
+#: The options of :class:`ThresholdConfig` that one method takes: field -> (flag name, method).
+_METHOD_OPTIONS = {
+    "k": ("top_k", "top-k"),
+    "fbr": ("fbr", "per-label-cv"),
+    "value": ("threshold_value", "fixed"),
+}
+
+
 @dataclass(frozen=True)
 class ThresholdConfig:
     """How thresholds are tuned (``mlbalance.evaluation.thresholds`` explains each method).
 
     Attributes:
         method: ``"auto"`` (default: ``"grid"`` on the paper's and the synthetic corpora,
-            ``"global-optimal"`` on any other; :func:`mlbalance.experiment.default_threshold_method`),
+            ``"global-optimal"`` on any other; :func:`mlbalance.evaluation.thresholding.default_method`),
             ``"grid"`` (the paper's grid search of one global threshold), ``"global-optimal"``
             (the exact best global threshold), ``"per-label"`` (per label, on validation),
             ``"top-k"``, ``"per-label-cv"`` (per label, on out-of-fold training scores: ``cv_folds``
@@ -92,28 +106,30 @@ class ThresholdConfig:
 
     def __post_init__(self) -> None:
         check_choice("threshold", self.method, THRESHOLD_METHODS)
-        if self.k is not None and (not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1):
-            raise ConfigError(f"`top_k` must be an integer >= 1, got {self.k!r}")
-        if self.k is not None and self.method != "top-k":
-            raise ConfigError(f"`top_k` applies only to threshold 'top-k', got threshold {self.method!r}")
-        if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise ConfigError(f"`cv_folds` must be an integer >= 2, got {self.cv_folds!r}")
+        taken = () if self.method == "auto" else option_names(self.method)
+        for key, (flag, method) in _METHOD_OPTIONS.items():
+            if getattr(self, key) is not None and key not in taken:
+                raise ConfigError(f"`{flag}` applies only to threshold {method!r}, got {self.method!r}")
+        if self.k is not None:
+            check_int("top_k", self.k, 1)
+        check_int("cv_folds", self.cv_folds, 2)
         if self.fbr is not None:
-            if isinstance(self.fbr, bool) or not isinstance(self.fbr, (int, float)) or not 0 <= self.fbr <= 1:
-                raise ConfigError(f"`fbr` must be a number in [0, 1], got {self.fbr!r}")
-            if self.method != "per-label-cv":
-                raise ConfigError(f"`fbr` applies only to threshold 'per-label-cv', got {self.method!r}")
+            check_float("fbr", self.fbr, 0.0, 1.0)
             object.__setattr__(self, "fbr", float(self.fbr))
         if not isinstance(self.at_least_one, bool):
             raise ConfigError(f"`at_least_one` must be true or false, got {self.at_least_one!r}")
         if self.value is not None:
-            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-                raise ConfigError(f"`threshold_value` must be a number, got {self.value!r}")
-            if not math.isfinite(self.value):
-                raise ConfigError(f"`threshold_value` must be finite, got {self.value!r}")
-            if self.method != "fixed":
-                raise ConfigError(f"`threshold_value` applies only to threshold 'fixed', got {self.method!r}")
+            check_float("threshold_value", self.value)
             object.__setattr__(self, "value", float(self.value))
+
+    def thresholder(self, corpus_name: str | None = None) -> Thresholder:
+        """The :class:`~mlbalance.evaluation.thresholding.Thresholder` of these settings, ``"auto"``
+        resolved for the corpus named ``corpus_name``
+        (:func:`~mlbalance.evaluation.thresholding.default_method`)."""
+        method = default_method(corpus_name) if self.method == "auto" else self.method
+        settings = {"k": self.k, "fbr": self.fbr, "value": self.value, "at_least_one": self.at_least_one}
+        taken = option_names(method)
+        return get_thresholder(method, **{key: value for key, value in settings.items() if key in taken})
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> ThresholdConfig:
@@ -158,6 +174,30 @@ class DataConfig:
             raise ConfigError(f"`data_options` must be a mapping, got {self.options!r}")
         _check_json_ready("data_options", self.options)
         object.__setattr__(self, "options", dict(self.options))
+
+    @classmethod
+    def of(
+        cls,
+        corpus_or_source: Corpus | str | Path,
+        data: str | Path | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> tuple[Corpus | None, DataConfig]:
+        """A loaded corpus (None for a source still to load) and its :class:`DataConfig`, from what
+        :func:`mlbalance.train` takes: a :class:`~mlbalance.data.corpus.Corpus`, or a source name or
+        path with the ``data`` file and loader ``options`` it needs."""
+        from mlbalance.data.corpus import Corpus
+
+        if isinstance(corpus_or_source, Corpus):
+            if data is not None or options:
+                raise ConfigError("`data` and `data_options` apply to a source name, not to a Corpus")
+            return corpus_or_source, cls(corpus_or_source.name)
+        return None, cls(str(corpus_or_source), None if data is None else str(data), dict(options or {}))
+
+    def load(self, progress: ProgressCallback | None = None) -> Corpus:
+        """The corpus (:func:`mlbalance.data.load_corpus`; ``progress`` told of generating or reading it)."""
+        from mlbalance.data import load_corpus
+
+        return load_corpus(self.source, self.data, progress=progress, **self.options)
 
 
 def _check_seed(seed: Any) -> None:
@@ -244,6 +284,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (written to a run directory's ``config.json``)."""
         return dataclasses.asdict(self)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of :attr:`model`: its options, plus ``loss`` and ``seed`` for a model
+        that takes them. (Models take the loss settings' dataset preset from the corpus unless a
+        ``dataset`` option names one.)"""
+        params = set(model_parameters(self.model))
+        extra = {"loss": self.loss, "seed": self.seed}
+        return {**self.model_options, **{key: value for key, value in extra.items() if key in params}}
+
+    def build_model(self) -> Classifier:
+        """A new unfitted model of these settings."""
+        return build_model(self.model, **self.model_kwargs())
 
 
 @dataclass(frozen=True)
@@ -414,53 +466,3 @@ def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"setting {key!r} is given twice")
         out[norm] = value
     return out
-
-
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) config file as a flat mapping.
-
-    Keys are normalised (dashes → underscores). Relative paths in the file are resolved against the
-    working directory, as on the command line.
-
-    Raises:
-        ConfigError: the file is missing, unreadable, malformed or not a mapping.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in {".yaml", ".yml", ".toml"}:
-        raise ConfigError(
-            f"config file {path}: expected a .yaml, .yml or .toml file, got {suffix or 'no suffix'!r}"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    if suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib  # type: ignore[no-redef]
-            except ModuleNotFoundError:
-                raise ConfigError("TOML config files need Python >= 3.11 or the 'tomli' package") from None
-        try:
-            data: Any = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of settings, got {type(data).__name__}")
-    try:
-        return normalise_keys(data)
-    except ConfigError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None

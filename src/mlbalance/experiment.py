@@ -29,57 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def load_data(data: DataConfig, progress: ProgressCallback | None = None) -> Corpus:
-    """The corpus a :class:`DataConfig` names (``progress`` told about generating or reading it)."""
-    from mlbalance.data import load_corpus
-
-    options = dict(data.options)
-    if progress is not None and "progress" not in options:
-        if data.source.startswith("synthetic:"):
-            options["progress"] = progress
-        elif data.source in ("bioasq", "pubmed") and data.data and Path(data.data).is_file():
-            total = Path(data.data).stat().st_size
-            read = [0]
-
-            def on_bytes(n: int) -> None:
-                read[0] += n
-                progress("reading", read[0], total)
-
-            options["progress"] = on_bytes
-    return load_corpus(data.source, data.data, **options)
-
-
-def _corpus_and_data(
-    corpus_or_source: Corpus | str | Path, data: str | Path | None, data_options: Mapping[str, Any] | None
-) -> tuple[Corpus | None, DataConfig]:
-    from mlbalance.data.corpus import Corpus
-
-    if isinstance(corpus_or_source, Corpus):
-        if data is not None or data_options:
-            raise ConfigError("`data` and `data_options` apply to a source name, not to a Corpus")
-        return corpus_or_source, DataConfig(corpus_or_source.name)
-    return None, DataConfig(
-        str(corpus_or_source), None if data is None else str(data), dict(data_options or {})
-    )
-
-
-def model_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """Constructor arguments of ``config.model``: its options plus ``loss`` and ``seed``.
-
-    ``loss`` and ``seed`` are passed only to models that take them. (Models take the loss settings'
-    dataset preset from the corpus unless a ``dataset`` option names one.)
-    """
-    from mlbalance.models.registry import model_parameters
-
-    params = set(model_parameters(config.model))
-    kwargs = dict(config.model_options)
-    if "loss" in params:
-        kwargs["loss"] = config.loss
-    if "seed" in params:
-        kwargs["seed"] = config.seed
-    return kwargs
-
-
 def evaluate_model(
     model: Classifier,
     corpus: Corpus,
@@ -90,15 +39,15 @@ def evaluate_model(
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Score validation and test, tune thresholds, and evaluate both splits.
 
-    ``build`` returns a new unfitted model like ``model``; a thresholding method that needs
-    out-of-fold training scores fits ``threshold.cv_folds`` of them.
+    ``build`` returns a new unfitted model like ``model`` (:meth:`TrainConfig.build_model`); a
+    thresholding method that needs out-of-fold training scores fits ``threshold.cv_folds`` of them.
     """
     from mlbalance.evaluation import evaluate
     from mlbalance.evaluation.thresholding import OutOfFold, Scored
 
     if len(corpus.validation) == 0:
         raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
-    thresholder = thresholder_for(threshold, corpus)
+    thresholder = threshold.thresholder(corpus.name)
     y_val = corpus.labels("validation")
     s_val = model.scores(corpus.validation.texts, progress=progress)
     oof = None
@@ -121,40 +70,6 @@ def evaluate_model(
         s_test = model.scores(corpus.test.texts, progress=progress)
         rows += evaluate(s_test, corpus.labels("test"), model.stats_, thresholds, split="test")
     return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows]
-
-
-#: Corpora whose default thresholding is the paper's grid (``threshold="auto"``): the paper's two and
-#: the synthetic stand-ins (names beginning ``synthetic:``).
-PAPER_CORPORA: tuple[str, ...] = ("reuters21578", "bioasq")
-
-
-def default_threshold_method(corpus: Corpus | None) -> str:
-    """What ``threshold="auto"`` means for ``corpus``: ``"grid"`` (the paper's 0.40–0.60) on the paper's
-    corpora and the synthetic ones, where it was set; ``"global-optimal"`` (the best global threshold
-    on validation) on any other, whose best threshold can lie far outside the grid. Without a corpus
-    (checking settings before one is loaded): ``"grid"``."""
-    if corpus is None or corpus.name in PAPER_CORPORA or corpus.name.startswith("synthetic:"):
-        return "grid"
-    return "global-optimal"
-
-
-def thresholder_for(threshold: ThresholdConfig, corpus: Corpus | None = None) -> Any:
-    """The :class:`~mlbalance.evaluation.thresholding.Thresholder` a :class:`ThresholdConfig` names
-    (``"auto"`` resolved for ``corpus``), given the settings its method takes (``k``, ``fbr``,
-    ``value``, ``at_least_one``)."""
-    from mlbalance.evaluation.thresholding import get_thresholder, option_names
-
-    method = default_threshold_method(corpus) if threshold.method == "auto" else threshold.method
-    taken = option_names(method)
-    settings = {key: getattr(threshold, key) for key in ("k", "fbr", "value", "at_least_one") if key in taken}
-    return get_thresholder(method, **settings)
-
-
-def model_builder(config: TrainConfig) -> Callable[[], Classifier]:
-    """A function returning a new unfitted model of ``config``."""
-    from mlbalance.models.registry import build_model
-
-    return lambda: build_model(config.model, **model_kwargs(config))
 
 
 def train(
@@ -189,9 +104,9 @@ def train(
         data: the file a source name needs (e.g. the Reuters archive).
         data_options: keyword arguments of :func:`mlbalance.data.load_corpus`.
         seed: the model's seed.
-        threshold: ``"auto"`` (:func:`default_threshold_method`: the paper's grid on the paper's and the
-            synthetic corpora, ``"global-optimal"`` on others), ``"grid"``, ``"global-optimal"``,
-            ``"per-label"``, ``"top-k"``, ``"per-label-cv"``
+        threshold: ``"auto"`` (:func:`~mlbalance.evaluation.thresholding.default_method`: the paper's
+            grid on the paper's and the synthetic corpora, ``"global-optimal"`` on others), ``"grid"``,
+            ``"global-optimal"``, ``"per-label"``, ``"top-k"``, ``"per-label-cv"``
             (per-label thresholds tuned on out-of-fold training scores: ``cv_folds`` extra fits) or
             ``"micromacro-cv"`` (LibMultiLabel's thresholding on the same scores) or ``"fixed"`` (one
             given threshold, ``threshold_value``, no tuning).
@@ -219,7 +134,7 @@ def train(
 
     if loss is None and model_takes_loss(model):
         loss = "db"
-    corpus, data_config = _corpus_and_data(corpus_or_source, data, data_options)
+    corpus, data_config = DataConfig.of(corpus_or_source, data, data_options)
     config = TrainConfig(
         data=data_config,
         model=model,  # type: ignore[arg-type]
@@ -241,18 +156,18 @@ def train_config(
     progress: ProgressCallback | None = None,
 ) -> Run:
     """:func:`train` from a :class:`TrainConfig` (what the CLI builds); ``corpus`` skips loading."""
-    from mlbalance.models.registry import build_model, model_takes_loss
+    from mlbalance.models.registry import model_takes_loss
 
     # everything that can be checked fails before the corpus is loaded or anything is written
     if model_takes_loss(config.model):
         parse_losses([config.loss])
-    clf = build_model(config.model, **model_kwargs(config))
-    thresholder_for(config.threshold)
+    clf = config.build_model()
+    config.threshold.thresholder()
     run_config = config.to_dict()
     if out is not None:
         prepare_run_dir(out, run_config, resume=resume, overwrite=overwrite, check_only=True)
     if corpus is None:
-        corpus = load_data(config.data, progress)
+        corpus = config.data.load(progress)
     if config.threshold.method == "top-k":
         from mlbalance.evaluation.thresholds import check_top_k
 
@@ -283,8 +198,7 @@ def _fit_and_save(
     )
     fitted = time.perf_counter()
     loss_label = config.loss if clf.takes_loss else None
-    build = model_builder(config)
-    thresholds, rows = evaluate_model(clf, corpus, config.threshold, progress, loss_label, build)
+    thresholds, rows = evaluate_model(clf, corpus, config.threshold, progress, loss_label, config.build_model)
     timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
     report = run_report(rows, run_title(clf.name, loss_label, corpus.name))
     if out is None:

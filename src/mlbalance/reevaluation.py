@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlbalance.config import ThresholdConfig, TrainConfig
 from mlbalance.errors import ConfigError
-from mlbalance.experiment import evaluate_model, load_data, model_builder
+from mlbalance.experiment import evaluate_model
 from mlbalance.reporting import run_figures, run_report, run_title
 from mlbalance.runs import Run
 
@@ -81,14 +81,14 @@ def reevaluate(
         }
     )
     if corpus is None:
-        corpus = load_data(stored.data, progress)
+        corpus = stored.data.load(progress)
     if corpus.label_space != run.model.label_space_:
         raise ConfigError(
             f"the corpus {corpus.name!r} has other labels ({len(corpus.label_space)}) than the run "
             f"({len(run.model.label_space_)}); evaluate on the corpus it was trained on"
         )
     loss_label = stored.loss if run.model.takes_loss else None
-    build = model_builder(stored)
+    build = stored.build_model
     thresholds, rows = evaluate_model(run.model, corpus, stored.threshold, progress, loss_label, build)
     config = dict(run.config)
     config["threshold"] = dataclasses.asdict(stored.threshold)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlbalance.config import TrainConfig
+from mlbalance.config import DataConfig, TrainConfig
 from mlbalance.errors import ConfigError, MlbalanceError, RunError
 from mlbalance.tune_space import (
     DEFAULT_MODELS,
@@ -132,7 +132,7 @@ def tune(
         RunError: ``out`` holds a tune of another corpus or objective.
     """
     from mlbalance._extras import require_extra
-    from mlbalance.experiment import _corpus_and_data, load_data, train_config
+    from mlbalance.experiment import train_config
 
     require_extra("tune", "`mlbalance tune`")
     import optuna
@@ -156,9 +156,9 @@ def tune(
         raise ConfigError(f"`budget` must be a number of seconds > 0, got {budget!r}")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise ConfigError(f"`trials` must be an integer >= 1, got {trials!r}")
-    corpus, data_config = _corpus_and_data(corpus_or_source, data, None)
+    corpus, data_config = DataConfig.of(corpus_or_source, data)
     if corpus is None:
-        corpus = load_data(data_config)
+        corpus = data_config.load()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

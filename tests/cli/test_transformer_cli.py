@@ -30,16 +30,13 @@ FLAGS = {
 
 
 def test_transformer_flags_map_to_constructor_arguments():
-    from mlbalance.experiment import model_kwargs
-    from mlbalance.models.registry import build_model
-
     argv = ["train", "--dataset", "d", "--model", "transformer", "--compile", "--seed", "4", "--out", "r"]
     for flag, (_, value) in FLAGS.items():
         argv += [flag, str(value)]
     config = TrainConfig.from_mapping(settings_from(build_parser().parse_args(argv), RUN_KEYS))
     expected = {key: value for key, value in FLAGS.values()}
     assert config.model_options == {**expected, "compile": True}
-    model_config = build_model("transformer", **model_kwargs(config)).get_config()
+    model_config = config.build_model().get_config()
     assert {k: model_config[k] for k in expected} == expected
     assert model_config["compile"] is True and model_config["seed"] == 4 and model_config["loss"] == "db"
 

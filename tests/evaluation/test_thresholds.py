@@ -222,7 +222,7 @@ def test_fixed_is_the_decision_point_or_the_given_value(kind):
     assert empty.validation_micro_f1 == 0.0
     with pytest.raises(ConfigError, match="applies only to method 'fixed'"):
         tune_thresholds(s, y, method="grid", value=0.5)
-    with pytest.raises(ConfigError, match="must be finite"):
+    with pytest.raises(ConfigError, match="`value` must be a finite number, got inf"):
         tune_thresholds(s, y, method="fixed", value=float("inf"))
     with pytest.raises(ConfigError, match="needs a finite `value`"):
         Thresholds("fixed")

@@ -147,7 +147,7 @@ def test_bad_inputs_raise_clear_errors():
     s, y = make_data(10, n=40, c=6)
     with pytest.raises(ConfigError, match="use tune_thresholds_cv"):
         tune_thresholds(s, y, method="per-label-cv")
-    with pytest.raises(ConfigError, match="`fbr` must be a number in \\[0, 1\\]"):
+    with pytest.raises(ConfigError, match=r"`fbr` must be a number >= 0\.0 and <= 1\.0, got 1\.5"):
         tune_thresholds_cv(s, y, s, y, fbr=1.5)
     with pytest.raises(ConfigError, match="`fallback` must be one of"):
         tune_thresholds_cv(s, y, s, y, fallback="max")  # type: ignore[arg-type]

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlbalance.config import MODEL_KINDS, THRESHOLD_METHODS, load_config_file
+from mlbalance.config import MODEL_KINDS, THRESHOLD_METHODS
+from mlbalance.config_files import load_config_file
 from mlbalance.errors import ConfigError
 
 #: Flags that become model options (constructor arguments), with their types.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from mlbalance.cli._common import add_command, add_option_flag, parse_option
@@ -71,8 +70,6 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from tqdm.auto import tqdm
-
     from mlbalance.data import load_corpus
 
     options: dict[str, Any] = {}
@@ -83,21 +80,13 @@ def _load(args: argparse.Namespace) -> Any:
     for text in args.option:
         key, value = parse_option(text)
         options[key] = value
-    if args.source in ("bioasq", "pubmed") and args.data:
-        from pathlib import Path
+    from mlbalance.cli._common import TqdmProgress
 
-        size = Path(args.data).stat().st_size if Path(args.data).is_file() else None
-        with tqdm(total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr, delay=1.0) as bar:
-            return load_corpus(args.source, args.data, progress=bar.update, **options)
-    if args.source.startswith("synthetic:"):
-        from mlbalance.cli._common import TqdmProgress
-
-        bar = TqdmProgress()
-        try:
-            return load_corpus(args.source, args.data, progress=bar, **options)
-        finally:
-            bar.close()
-    return load_corpus(args.source, args.data, **options)
+    bar = TqdmProgress()  # told of generating a synthetic corpus and of reading a BioASQ file
+    try:
+        return load_corpus(args.source, args.data, progress=bar, **options)
+    finally:
+        bar.close()
 
 
 def format_summary(row: dict[str, Any], stats: Any, top: int) -> str:

@@ -25,9 +25,11 @@ from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholde
 from mlbalance.evaluation.thresholds import METHOD_TABLE, METHODS, ScoreKind, ThresholdMethod, Thresholds
 
 __all__ = [
+    "PAPER_CORPORA",
     "OutOfFold",
     "Scored",
     "Thresholder",
+    "default_method",
     "get_thresholder",
     "option_names",
     "thresholder_class",
@@ -35,6 +37,21 @@ __all__ = [
     "tune_thresholds_cv",
     "tune_thresholds_micromacro",
 ]
+
+
+#: Corpora whose default thresholding is the paper's grid: the paper's two and the synthetic stand-ins
+#: (names beginning ``synthetic:``).
+PAPER_CORPORA: tuple[str, ...] = ("reuters21578", "bioasq")
+
+
+def default_method(corpus_name: str | None) -> str:
+    """What thresholding ``"auto"`` means for corpus ``corpus_name``: ``"grid"`` (the paper's 0.40–0.60)
+    on the paper's corpora and the synthetic ones, where it was set; ``"global-optimal"`` (the best
+    global threshold on validation) on any other, whose best threshold can lie far outside the grid.
+    Without a corpus (checking settings before one is loaded): ``"grid"``."""
+    if corpus_name is None or corpus_name in PAPER_CORPORA or corpus_name.startswith("synthetic:"):
+        return "grid"
+    return "global-optimal"
 
 
 def thresholder_class(method: str) -> type[Thresholder]:

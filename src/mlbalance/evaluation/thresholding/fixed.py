@@ -6,13 +6,12 @@ probability 0.5, decision value 0), where losses such as ZLPR put it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from mlbalance.errors import ConfigError
+from mlbalance._checks import check_float
 from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholds import FIXED_DEFAULTS, ScoreKind, Thresholds
 
@@ -27,16 +26,11 @@ class Fixed(Thresholder):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.value is not None:
-            object.__setattr__(self, "value", _check_fixed_value(self.value))
+            check_float("value", self.value)
+            # exactly representable in float32: float32 and float64 scores give the same predictions
+            object.__setattr__(self, "value", float(np.float32(self.value)))
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         chosen = FIXED_DEFAULTS[score_kind] if self.value is None else self.value
         return val.with_micro_f1(Thresholds("fixed", value=chosen, score_kind=score_kind))
 
-
-def _check_fixed_value(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ConfigError(f"the fixed threshold must be a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise ConfigError(f"the fixed threshold must be finite, got {value!r}")
-    return float(np.float32(value))  # exactly representable in float32 (module docstring)

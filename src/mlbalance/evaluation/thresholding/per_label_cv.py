@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from mlbalance._checks import check_float
 from mlbalance.errors import ConfigError
 from mlbalance.evaluation import _core
 from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
@@ -63,11 +64,8 @@ class PerLabelCV(Thresholder):
             raise ConfigError(
                 f"`fallback` must be one of ('highest', 'highest-oof', 'grid'), got {self.fallback!r}"
             )
-        fbr = self.fbr
-        if fbr is not None and (
-            isinstance(fbr, bool) or not isinstance(fbr, (int, float)) or not 0 <= fbr <= 1
-        ):
-            raise ConfigError(f"`fbr` must be a number in [0, 1] or None, got {fbr!r}")
+        if self.fbr is not None:
+            check_float("fbr", self.fbr, 0.0, 1.0)
         super().__post_init__()
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from mlbalance.errors import ConfigError
+from mlbalance._checks import check_int
 from mlbalance.evaluation import _core
 from mlbalance.evaluation.thresholding.base import OutOfFold, Scored, Thresholder
 from mlbalance.evaluation.thresholds import ScoreKind, Thresholds, _top_k_indices, check_top_k
@@ -30,11 +30,8 @@ class TopK(Thresholder):
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("k", "max_k"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1
-            ):
-                raise ConfigError(f"`{name}` must be an integer >= 1, got {value!r}")
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
 
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         check_top_k(self.k, val.scores.shape[1])
@@ -47,8 +44,8 @@ def _tune_top_k(s: np.ndarray, y: sp.csr_matrix, max_k: int | None, score_kind: 
     n_docs, n_labels = s.shape
     if max_k is None:
         max_k = max(1, math.ceil(3 * y.nnz / n_docs))
-    elif isinstance(max_k, bool) or not isinstance(max_k, (int, np.integer)) or max_k < 1:
-        raise ConfigError(f"`max_k` must be an integer >= 1, got {max_k!r}")
+    else:
+        check_int("max_k", max_k, 1)
     max_k = min(int(max_k), n_labels)
     top = _top_k_indices(s, max_k)
     rows = np.repeat(np.arange(n_docs, dtype=np.int64), max_k)
