@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from mlbalance.errors import ConfigError, DataError, RunError
 from mlbalance.evaluation.monitor import best_global_micro_f1
@@ -114,6 +115,59 @@ def test_resume_refuses_another_configuration(tmp_path, corpus):
         TfidfClassifier(**{**FAST, "lr": 1.0}).fit(corpus, checkpoint_dir=tmp_path, resume=True)
 
 
+def test_auto_head_width_follows_the_size_of_a_linear_head():
+    from mlbalance.models.tfidf import AUTO_HIDDEN_ABOVE, AUTO_HIDDEN_WIDTH, head_width
+
+    assert head_width("auto", 14_000, 90) is None  # Reuters-sized: linear
+    assert head_width("auto", 100_000, 18_211) == AUTO_HIDDEN_WIDTH  # PubMed-sized: 1.8 G weights
+    assert head_width("auto", AUTO_HIDDEN_ABOVE, 1) is None
+    assert head_width("auto", AUTO_HIDDEN_ABOVE + 1, 1) == AUTO_HIDDEN_WIDTH
+    assert head_width(None, 10**6, 10**5) is None and head_width(32, 10, 2) == 32
+
+
+def test_auto_hidden_builds_the_layer_above_the_bound_and_loads_back(tmp_path, corpus, fitted, monkeypatch):
+    import mlbalance.models.tfidf as tfidf
+
+    assert fitted.hidden == "auto" and fitted.hidden_width_ is None and fitted.head_.out is None
+    monkeypatch.setattr(tfidf, "AUTO_HIDDEN_ABOVE", 10)  # this corpus's linear head is far larger
+    model = TfidfClassifier(**{**FAST, "max_epochs": 2}).fit(corpus)
+    assert model.hidden_width_ == tfidf.AUTO_HIDDEN_WIDTH
+    assert model.head_.out is not None and model.head_.out.in_features == tfidf.AUTO_HIDDEN_WIDTH
+    model.save(tmp_path)
+    monkeypatch.setattr(tfidf, "AUTO_HIDDEN_ABOVE", 50_000_000)  # loading reads the width it was saved with
+    loaded = TfidfClassifier.load(tmp_path)
+    assert loaded.hidden_width_ == tfidf.AUTO_HIDDEN_WIDTH
+    np.testing.assert_array_equal(loaded.scores(corpus.test.texts), model.scores(corpus.test.texts))
+
+
+def test_a_run_saved_without_hidden_width_loads_with_its_hidden_setting(tmp_path, corpus):
+    model = TfidfClassifier(**{**FAST, "hidden": 8, "max_epochs": 1}).fit(corpus)
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["hidden_width"] == 8
+    del meta["hidden_width"]  # as an earlier version wrote it
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    loaded = TfidfClassifier.load(tmp_path)
+    np.testing.assert_array_equal(loaded.scores(corpus.test.texts), model.scores(corpus.test.texts))
+
+
+@pytest.mark.parametrize("hidden", [None, 8])
+def test_prior_bias_start_is_the_training_log_odds(hidden):
+    from mlbalance.models.tfidf import TfidfHead
+
+    counts, n_train = np.array([0, 1, 5, 99, 100]), 100
+    head = TfidfHead(20, 5, hidden)
+    head.start_at_prior(counts, n_train)
+    bias = (head.bias if hidden is None else head.out.bias).detach().double().numpy()
+    p = np.clip(counts, 0.5, n_train - 0.5) / n_train
+    np.testing.assert_allclose(bias, np.log(p / (1 - p)), rtol=1e-6)
+    # an input without terms scores each label at its prior
+    empty = torch.zeros(0, dtype=torch.long)
+    if hidden is None:
+        scores = torch.sigmoid(head(empty, torch.zeros(1, dtype=torch.long), empty.float()))
+        np.testing.assert_allclose(scores.detach().double().numpy()[0], p, rtol=1e-5)
+
+
 def test_hidden_layer_and_adamw_train(corpus):
     model = TfidfClassifier(
         loss="bce", hidden=32, optimizer="adamw", lr=0.1, weight_decay=0.01, max_epochs=5, seed=0
@@ -128,6 +182,8 @@ def test_hidden_layer_and_adamw_train(corpus):
         ("lr", -1.0),
         ("optimizer", "adam"),
         ("hidden", 0),
+        ("hidden", "wide"),
+        ("bias_init", "ones"),
         ("ngram_range", (2, 1)),
         ("batch_size", 0),
         ("max_epochs", 0),

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from mlbalance._checks import check_float, check_int, check_texts
+from mlbalance._checks import check_choice, check_float, check_int, check_texts
 from mlbalance.errors import ConfigError, RunError
 from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1, macro_f1_at
 from mlbalance.models.base import WEIGHTS_FILE, Classifier, ProgressCallback, no_progress, save_weights
@@ -49,6 +49,20 @@ SGD_LR: dict[str, float] = {"asl": 300.0}
 DEFAULT_SGD_LR = 3000.0
 #: The AdamW learning rate when ``lr`` is None.
 DEFAULT_ADAMW_LR = 1e-3
+#: ``hidden="auto"``: a hidden layer of :data:`AUTO_HIDDEN_WIDTH` units when a linear head would hold
+#: more than this many weights (features × labels, 200 MB of float32; each weight also has a gradient
+#: and a momentum, and a checkpoint holds weights and momentum), else the linear head. Reuters-21578
+#: (about 14,000 × 90) stays linear; PubMed-size (100,000 × 18,211: 7.3 GB of weights) gets the layer.
+AUTO_HIDDEN_ABOVE = 50_000_000
+AUTO_HIDDEN_WIDTH = 256
+
+
+def head_width(hidden: int | str | None, n_features: int, n_labels: int) -> int | None:
+    """The hidden width a head of ``hidden`` (None, ``"auto"`` or a width) has on ``n_features`` ×
+    ``n_labels`` (None: linear)."""
+    if hidden != "auto":
+        return hidden  # type: ignore[return-value]
+    return AUTO_HIDDEN_WIDTH if n_features * n_labels > AUTO_HIDDEN_ABOVE else None
 
 
 class TfidfHead(nn.Module):
@@ -81,6 +95,14 @@ class TfidfHead(nn.Module):
             nn.init.zeros_(self.embed.weight)
             self.out = None
 
+    @torch.no_grad()
+    def start_at_prior(self, class_freq: np.ndarray, n_train: int) -> None:
+        """Set the output bias to each label's training prior log-odds (``label_prior``)."""
+        from mlbalance.losses.functional import label_prior
+
+        prior = label_prior(class_freq, n_train)
+        (self.bias if self.out is None else self.out.bias).copy_(torch.log(prior) - torch.log1p(-prior))
+
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         h = self.embed(indices, offsets, per_sample_weights=values) + self.bias
         if self.out is None:
@@ -107,8 +129,12 @@ class TfidfClassifier(Classifier):
         loss_options: overrides of the loss preset's settings (e.g. ``{"gamma": 1.0}``).
         ngram_range, max_features, min_df, max_df, sublinear_tf, stop_words: TF-IDF settings
             (scikit-learn's meaning; see :class:`~mlbalance.models.features.TfidfConfig`).
-        hidden: None for a linear head, or the width of one ReLU hidden layer.
+        hidden: None for a linear head, the width of one ReLU hidden layer, or ``"auto"`` (the
+            default): a layer of 256 units when a linear head would hold more than 50 M weights
+            (:data:`AUTO_HIDDEN_ABOVE`; features × labels), else linear. ``hidden_width_`` says which.
         dropout: dropout on the hidden layer (ignored without one).
+        bias_init: the output bias at the start: ``"zero"`` (every label at p = 0.5) or ``"prior"``
+            (each label's training prior log-odds ``log(p_i / (1 − p_i))``, as the transformer starts).
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adamw"`` (decoupled ``weight_decay``).
         lr: learning rate (None: :data:`SGD_LR` of the loss, else 3000, for SGD; 1e-3 for AdamW). The
             losses average over batch × labels, so the gradient of each label's weights is small and
@@ -149,8 +175,9 @@ class TfidfClassifier(Classifier):
         max_df: int | float = 1.0,
         sublinear_tf: bool = True,
         stop_words: str | None = None,
-        hidden: int | None = None,
+        hidden: int | Literal["auto"] | None = "auto",
         dropout: float = 0.0,
+        bias_init: Literal["zero", "prior"] = "zero",
         optimizer: Literal["sgd", "adamw"] = "sgd",
         lr: float | None = None,
         momentum: float = 0.9,
@@ -175,9 +202,12 @@ class TfidfClassifier(Classifier):
             raise ConfigError(f"`loss_options` must be a mapping or None, got {self.loss_options!r}")
         if self.uses_tfidf:
             TfidfConfig.of(self)  # validates the TF-IDF settings
-        if self.hidden is not None:
+        if self.hidden is not None and self.hidden != "auto":
+            if isinstance(self.hidden, str):
+                raise ConfigError(f"`hidden` must be an integer >= 1, 'auto' or None, got {self.hidden!r}")
             check_int("hidden", self.hidden, minimum=1)
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_choice("bias_init", self.bias_init, ("zero", "prior"))
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"`optimizer` must be one of ('sgd', 'adamw'), got {self.optimizer!r}")
         if self.lr is not None:
@@ -230,9 +260,12 @@ class TfidfClassifier(Classifier):
 
         torch.manual_seed(self.seed)
         lazy = self.optimizer == "sgd" and self.weight_decay == 0.0
+        self.hidden_width_ = head_width(self.hidden, x_train.shape[1], len(self.label_space_))
         self.head_ = TfidfHead(
-            x_train.shape[1], len(self.label_space_), self.hidden, self.dropout, sparse=lazy
+            x_train.shape[1], len(self.label_space_), self.hidden_width_, self.dropout, sparse=lazy
         )
+        if self.bias_init == "prior":
+            self.head_.start_at_prior(self.stats_.class_freq, self.stats_.n_train)
         optimizer = self._make_optimizer(self.head_, lazy)
         n_train = x_train.shape[0]
         n_batches = -(-n_train // self.batch_size)
@@ -363,6 +396,7 @@ class TfidfClassifier(Classifier):
         self.features_.save(directory)
         return {
             "n_features": self.features_.n_features,
+            "hidden_width": self.hidden_width_,
             "best_epoch": getattr(self, "best_epoch_", None),
             "best_val_micro_f1": getattr(self, "best_val_micro_f1_", None),
             "val_threshold": getattr(self, "val_threshold_", None),
@@ -370,7 +404,10 @@ class TfidfClassifier(Classifier):
 
     def _load(self, directory: Path, meta: dict[str, Any]) -> None:
         self.features_ = self._load_features(directory)
-        self.head_ = TfidfHead(int(meta["n_features"]), len(self.label_space_), self.hidden, self.dropout)
+        # run directories of earlier versions have no "hidden_width": their `hidden` is the width
+        self.hidden_width_ = meta.get("hidden_width", self.hidden)
+        n_features, n_labels = int(meta["n_features"]), len(self.label_space_)
+        self.head_ = TfidfHead(n_features, n_labels, self.hidden_width_, self.dropout)
         load_head(self.head_, directory / WEIGHTS_FILE, "TF-IDF head")
         self.best_epoch_ = meta.get("best_epoch")
         self.best_val_micro_f1_ = meta.get("best_val_micro_f1")

@@ -598,7 +598,7 @@ class TransformerClassifier(Classifier):
         folder = Path(str(self.head_init))
         probe = load_model(folder / "model" if (folder / "model").is_dir() else folder)
         where = f"`head_init` ({folder})"
-        if probe.name != "embedding" or probe.hidden is not None:
+        if probe.name != "embedding" or probe.hidden_width_ is not None:
             raise ConfigError(f"{where} must hold an embedding model with a linear head, not {probe.name!r}")
         if list(probe.label_space_.names) != list(self.label_space_.names):
             raise ConfigError(f"{where} was trained on other labels than this corpus's")
