@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "mlbalance.predictions": 2,
     "mlbalance.models.features": 2,
     "mlbalance.models.lazy_sgd": 2,
+    "mlbalance.models.lazy_adam": 2,
     "mlbalance.models.text_batches": 2,
     "mlbalance.models.encoders": 2,
     "mlbalance.models": 3,

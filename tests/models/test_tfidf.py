@@ -254,3 +254,53 @@ def test_lazy_sgd_equals_dense_sgd(corpus, hidden, nesterov):
 def test_divergence_is_reported(corpus):
     with pytest.raises(RunError, match=r"diverged.*lr"):
         TfidfClassifier(loss="bce", lr=1e38, max_epochs=2, seed=0).fit(corpus)
+
+
+def test_lazy_adam_moves_only_the_rows_a_batch_uses_as_adam_does():
+    """Against a float64 re-derivation: rows a batch uses take Adam's bias-corrected step (the step
+    count is the optimiser's, not the row's); rows it does not use keep weights and moments."""
+    from mlbalance.models.lazy_adam import LazyAdam
+
+    torch.manual_seed(0)
+    embed = torch.nn.EmbeddingBag(6, 3, mode="sum", sparse=True)
+    out = torch.nn.Linear(3, 2)
+    optimizer = LazyAdam([embed.weight], [{"params": list(out.parameters()), "weight_decay": 0.0}], lr=0.1)
+    w = embed.weight.detach().double().numpy().copy()
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 0.1
+    batches = [[0, 1, 1], [2, 3], [0, 3]]  # rows 4 and 5 are never used
+    for t, rows in enumerate(batches, start=1):
+        optimizer.zero_grad()
+        ids = torch.tensor(rows)
+        out(embed(ids, torch.tensor([0]))).pow(2).sum().backward()
+        g = embed.weight.grad.coalesce()
+        used = g.indices()[0].numpy()
+        grad = g.values().double().numpy()
+        optimizer.step()
+        m[used] = b1 * m[used] + (1 - b1) * grad
+        v[used] = b2 * v[used] + (1 - b2) * grad**2
+        step = lr * (m[used] / (1 - b1**t)) / (np.sqrt(v[used] / (1 - b2**t)) + eps)
+        w[used] -= step
+        np.testing.assert_allclose(embed.weight.detach().double().numpy(), w, rtol=1e-5, atol=1e-6)
+    assert (m[4:] == 0).all()
+
+
+def test_lazy_adam_trains_and_resumes_to_the_uninterrupted_run(tmp_path, corpus):
+    config = {**FAST, "optimizer": "lazy-adam", "lr": 0.1, "hidden": 16, "max_epochs": 4, "patience": 4}
+    full = TfidfClassifier(**config).fit(corpus)
+    dense = TfidfClassifier(**{**config, "optimizer": "adamw"}).fit(corpus)
+    lazy_f1, dense_f1 = full.history_[-1]["val_micro_f1"], dense.history_[-1]["val_micro_f1"]
+    assert lazy_f1 > 0.8 and abs(lazy_f1 - dense_f1) < 0.05  # learns as dense AdamW does
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_in_epoch_3(stage, done, total, **info):
+        if stage == "epoch 3" and done == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, progress=stop_in_epoch_3)
+    resumed = TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.history_ == full.history_
+    np.testing.assert_array_equal(resumed.scores(corpus.test.texts), full.scores(corpus.test.texts))

@@ -30,6 +30,7 @@ from mlbalance.errors import ConfigError, RunError
 from mlbalance.evaluation.monitor import PAPER_PROBABILITY_GRID, best_global_micro_f1, macro_f1_at
 from mlbalance.models.base import WEIGHTS_FILE, Classifier, ProgressCallback, no_progress, save_weights
 from mlbalance.models.features import TfidfConfig, TfidfFeatures
+from mlbalance.models.lazy_adam import LazyAdam
 from mlbalance.models.lazy_sgd import LazySGD
 from mlbalance.training import TrainingConfig, run_training
 
@@ -47,7 +48,9 @@ SCORE_BATCH = 2048
 #: 300 does not; docs/losses.md).
 SGD_LR: dict[str, float] = {"asl": 300.0}
 DEFAULT_SGD_LR = 3000.0
-#: The AdamW learning rate when ``lr`` is None.
+#: The optimisers of the head (``optimizer``).
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "lazy-adam")
+#: The AdamW (and lazy Adam) learning rate when ``lr`` is None.
 DEFAULT_ADAMW_LR = 1e-3
 #: ``hidden="auto"``: a hidden layer of :data:`AUTO_HIDDEN_WIDTH` units when a linear head would hold
 #: more than this many weights (features × labels, 200 MB of float32; each weight also has a gradient
@@ -135,7 +138,10 @@ class TfidfClassifier(Classifier):
         dropout: dropout on the hidden layer (ignored without one).
         bias_init: the output bias at the start: ``"zero"`` (every label at p = 0.5) or ``"prior"``
             (each label's training prior log-odds ``log(p_i / (1 − p_i))``, as the transformer starts).
-        optimizer: ``"sgd"`` (with ``momentum``) or ``"adamw"`` (decoupled ``weight_decay``).
+        optimizer: ``"sgd"`` (with ``momentum``), ``"adamw"`` (decoupled ``weight_decay``) or
+            ``"lazy-adam"`` (``torch.optim.SparseAdam`` on the sparse first layer, which then moves only
+            the rows of a batch's terms, and AdamW on the rest; :mod:`~mlbalance.models.lazy_adam`;
+            ``weight_decay`` applies to the output layer only). ``lr`` None: 1e-3 for both Adams.
         lr: learning rate (None: :data:`SGD_LR` of the loss, else 3000, for SGD; 1e-3 for AdamW). The
             losses average over batch × labels, so the gradient of each label's weights is small and
             SGD needs a large rate: 3000 was best on Reuters-21578 (with unigrams, batch 32;
@@ -178,7 +184,7 @@ class TfidfClassifier(Classifier):
         hidden: int | Literal["auto"] | None = "auto",
         dropout: float = 0.0,
         bias_init: Literal["zero", "prior"] = "zero",
-        optimizer: Literal["sgd", "adamw"] = "sgd",
+        optimizer: Literal["sgd", "adamw", "lazy-adam"] = "sgd",
         lr: float | None = None,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
@@ -208,8 +214,7 @@ class TfidfClassifier(Classifier):
             check_int("hidden", self.hidden, minimum=1)
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         check_choice("bias_init", self.bias_init, ("zero", "prior"))
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ConfigError(f"`optimizer` must be one of ('sgd', 'adamw'), got {self.optimizer!r}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.lr is not None:
             check_float("lr", self.lr, low=0.0, low_open=True)
         check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
@@ -259,7 +264,7 @@ class TfidfClassifier(Classifier):
         y_val = corpus.labels("validation")
 
         torch.manual_seed(self.seed)
-        lazy = self.optimizer == "sgd" and self.weight_decay == 0.0
+        lazy = self.optimizer == "lazy-adam" or (self.optimizer == "sgd" and self.weight_decay == 0.0)
         self.hidden_width_ = head_width(self.hidden, x_train.shape[1], len(self.label_space_))
         self.head_ = TfidfHead(
             x_train.shape[1], len(self.label_space_), self.hidden_width_, self.dropout, sparse=lazy
@@ -340,11 +345,13 @@ class TfidfClassifier(Classifier):
         """``lr``, or the default of the optimizer and loss when it is None."""
         if self.lr is not None:
             return float(self.lr)
-        if self.optimizer == "adamw":
+        if self.optimizer in ("adamw", "lazy-adam"):
             return DEFAULT_ADAMW_LR
         return SGD_LR.get(self.loss, DEFAULT_SGD_LR)
 
-    def _make_optimizer(self, head: TfidfHead, lazy: bool) -> torch.optim.Optimizer | LazySGD:
+    def _make_optimizer(self, head: TfidfHead, lazy: bool) -> torch.optim.Optimizer | LazySGD | LazyAdam:
+        if self.optimizer == "lazy-adam":
+            return LazyAdam([head.embed.weight], self._adamw_groups(head, sparse=True), lr=self.learning_rate)
         if lazy:
             dense = [p for n, p in head.named_parameters() if n != "embed.weight"]
             return LazySGD(
@@ -358,12 +365,16 @@ class TfidfClassifier(Classifier):
                 nesterov=self.momentum > 0,
                 weight_decay=self.weight_decay,
             )
-        decay = [p for n, p in head.named_parameters() if not n.endswith("bias")]
-        no_decay = [p for n, p in head.named_parameters() if n.endswith("bias")]
-        return torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.learning_rate,
-        )
+        return torch.optim.AdamW(self._adamw_groups(head, sparse=False), lr=self.learning_rate)
+
+    def _adamw_groups(self, head: TfidfHead, sparse: bool) -> list[dict[str, Any]]:
+        """AdamW's parameter groups: weights with ``weight_decay``, biases without (``sparse``: without
+        the first layer, which lazy Adam's ``SparseAdam`` takes)."""
+        named = [(n, p) for n, p in head.named_parameters() if not (sparse and n == "embed.weight")]
+        return [
+            {"params": [p for n, p in named if not n.endswith("bias")], "weight_decay": self.weight_decay},
+            {"params": [p for n, p in named if n.endswith("bias")], "weight_decay": 0.0},
+        ]
 
     # ------------------------------------------------------------------ inference
     def scores(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
