@@ -90,12 +90,12 @@ def test_early_stopping_on_macro_f1_keeps_its_argmax_epoch(corpus):
     assert model.get_config()["monitor"] == "macro_f1"
 
 
-def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, corpus):
-    config = {**FAST, "hidden": 16, "dropout": 0.2, "max_epochs": 5, "patience": 5}
-    full = TfidfClassifier(**config).fit(corpus)
+class Interrupt(Exception):
+    pass
 
-    class Interrupt(Exception):
-        pass
+
+def assert_resume_equals(full, config, corpus, tmp_path):
+    """A fit of ``config`` stopped in epoch 3 and resumed from its checkpoint equals ``full``."""
 
     def stop_in_epoch_3(stage, done, total, **info):
         if stage == "epoch 3" and done == 2:
@@ -107,6 +107,12 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, corpus):
     resumed = TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, resume=True)
     assert resumed.history_ == full.history_
     np.testing.assert_array_equal(resumed.scores(corpus.test.texts), full.scores(corpus.test.texts))
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, corpus):
+    config = {**FAST, "hidden": 16, "dropout": 0.2, "max_epochs": 5, "patience": 5}
+    full = TfidfClassifier(**config).fit(corpus)
+    assert_resume_equals(full, config, corpus, tmp_path)
 
 
 def test_resume_refuses_another_configuration(tmp_path, corpus):
@@ -291,16 +297,4 @@ def test_lazy_adam_trains_and_resumes_to_the_uninterrupted_run(tmp_path, corpus)
     dense = TfidfClassifier(**{**config, "optimizer": "adamw"}).fit(corpus)
     lazy_f1, dense_f1 = full.history_[-1]["val_micro_f1"], dense.history_[-1]["val_micro_f1"]
     assert lazy_f1 > 0.8 and abs(lazy_f1 - dense_f1) < 0.05  # learns as dense AdamW does
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_in_epoch_3(stage, done, total, **info):
-        if stage == "epoch 3" and done == 2:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, progress=stop_in_epoch_3)
-    resumed = TfidfClassifier(**config).fit(corpus, checkpoint_dir=tmp_path, resume=True)
-    assert resumed.history_ == full.history_
-    np.testing.assert_array_equal(resumed.scores(corpus.test.texts), full.scores(corpus.test.texts))
+    assert_resume_equals(full, config, corpus, tmp_path)
