@@ -415,7 +415,7 @@ class _BalancedLossFunction(torch.autograd.Function):
                 # Entries below the smallest normal number are subnormal, and arithmetic on them (here
                 # and in the layers that take this gradient) is several times slower: DB's negatives
                 # reach them once scores sit near their priors. Flushed to zero (below float precision).
-                gb.masked_fill_(gb.abs() < tiny, 0.0)
+                gb.copy_(F.hardshrink(gb, tiny))  # one kernel: |g| <= tiny → 0
         ctx.save_for_backward(grad)
         return elem if elem is not None else total
 
