@@ -62,7 +62,8 @@ def render(run_dir: Path) -> str:
         ]
         best_micro = max(totals.items(), key=lambda item: item[1]["micro_f1"])
         parts.append(
-            "Total macro-F1 above the SVM's: " + (", ".join(above) if above else "none")
+            "Total macro-F1 above the SVM's: "
+            + (", ".join(above) if above else "none")
             + f"; the best total micro-F1: {paper_method_name(*best_micro[0])} "
             f"{100 * best_micro[1]['micro_f1']:.2f}."
         )

@@ -38,7 +38,12 @@ def test_train_config_defaults_and_round_trip_dict():
     assert d["model"] == "tfidf" and d["loss"] == "db" and d["seed"] == 0
     assert d["data"] == {"source": "x.jsonl", "data": None, "options": {}}
     assert d["threshold"] == {
-        "method": "auto", "k": None, "cv_folds": 3, "fbr": None, "at_least_one": False, "value": None
+        "method": "auto",
+        "k": None,
+        "cv_folds": 3,
+        "fbr": None,
+        "at_least_one": False,
+        "value": None,
     }
 
 

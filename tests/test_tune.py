@@ -187,7 +187,6 @@ def test_the_ray_engine_runs_the_same_study_on_a_local_ray(tmp_path):
     assert len(again.trials) == 5 and [r["trial"] for r in again.trials[:3]] == [0, 1, 2]
 
 
-
 def test_the_command_line_runs_the_ray_engine(tmp_path, capsys):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     from mlbalance.cli import main

@@ -223,8 +223,6 @@ def _check_run_dir(directory: Path, config: Mapping[str, Any], resume: bool, ove
             )
 
 
-
-
 def _first_difference(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> str:
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)

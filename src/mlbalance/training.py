@@ -70,6 +70,8 @@ def checkpoint_interval() -> float:
     if not (value >= 0 and np.isfinite(value)):
         raise ConfigError(f"MLBALANCE_CHECKPOINT_EVERY_S must be a number of seconds >= 0, got {text!r}")
     return value
+
+
 CHECKPOINT_FORMAT = 1
 
 
@@ -405,5 +407,3 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     return copy.copy(obj)
-
-

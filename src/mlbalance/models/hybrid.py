@@ -33,6 +33,8 @@ from mlbalance.models.sentence_encoder import SentenceEncoder
 from mlbalance.models.tfidf import TfidfClassifier
 
 ENCODER_JSON = "encoder.json"
+
+
 class EncodedFeatures:
     """Featuriser: ``[TF-IDF ⊕] weight × encoder vector``, CSR float32 (TfidfFeatures' interface)."""
 

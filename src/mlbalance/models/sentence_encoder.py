@@ -147,7 +147,6 @@ class SentenceEncoder:
             import torch
             from transformers import AutoModel, AutoTokenizer
 
-
             path, local_only = resolve_encoder(self.encoder)
             try:
                 tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
@@ -267,5 +266,3 @@ class SentenceEncoder:
                 out[batch] = vectors.numpy()
                 progress("encode", done, len(batches))
         return out
-
-

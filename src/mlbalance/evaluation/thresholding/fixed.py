@@ -33,4 +33,3 @@ class Fixed(Thresholder):
     def _tune(self, val: Scored, oof: OutOfFold | None, score_kind: ScoreKind) -> Thresholds:
         chosen = FIXED_DEFAULTS[score_kind] if self.value is None else self.value
         return val.with_micro_f1(Thresholds("fixed", value=chosen, score_kind=score_kind))
-
