@@ -18,6 +18,10 @@ Sub-commands (each prints JSON lines; ``BENCHMARKS.md`` records them with these 
 ``svm``
     CPU seconds per step of the all-labels SVM (``svm-sgd``) at PubMed size (18,211 labels, a
     20,000-term cap) on random TF-IDF-like rows, and the epoch they add up to.
+``oof``
+    The out-of-fold thresholding methods (``per-label-cv``, ``micromacro-cv``) at PubMed size on
+    out-of-fold scores kept as each document's top list (what ``cross_fit`` keeps past its size rule):
+    seconds and peak memory.
 ``bioasq``
     Streams a BioASQ Task A JSON file (write one with ``--write N``) into a corpus with
     ``load_corpus("bioasq", ...)``, trains the TF-IDF model for ``--epochs`` epochs, tunes thresholds
@@ -408,6 +412,64 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_oof(args: argparse.Namespace) -> None:
+    """``per-label-cv`` and ``micromacro-cv`` at PubMed size on out-of-fold scores kept as top lists.
+
+    The out-of-fold scores are trained-like (:func:`trained_like_scores`) over the corpus's real
+    training labels, made block by block and cut to each document's ``OOF_TOP_K`` highest scores and
+    its labels' as ``cross_fit`` keeps them; the fold models' validation medians are the validation
+    medians moved by noise. Times each method's ``tune`` and reports the peak memory.
+    """
+    from mlbalance.evaluation.thresholding import OutOfFold, Scored, get_thresholder
+    from mlbalance.evaluation.thresholding.base import keep_top_scores
+    from mlbalance.out_of_fold import _SCORE_BLOCK_ENTRIES, OOF_TOP_K, fold_assignment, oof_top_k
+
+    corpus, load_s = load(args.dataset, args.data, json.loads(args.data_options))
+    y_train, y_val = corpus.labels("train"), corpus.labels("validation")
+    n, n_labels = y_train.shape
+    k = oof_top_k(n, n_labels) or OOF_TOP_K
+    start = time.perf_counter()
+    step = max(1, _SCORE_BLOCK_ENTRIES // n_labels)
+    blocks, floors = [], []
+    for b, a in enumerate(range(0, n, step)):
+        y_block = y_train[a : a + step]
+        kept, floor = keep_top_scores(trained_like_scores(y_block, seed=b), y_block, k)
+        blocks.append(kept)
+        floors.append(floor)
+    import scipy.sparse as sp
+
+    s_oof = sp.vstack(blocks, format="csr")
+    floor = np.concatenate(floors)
+    keep_s = time.perf_counter() - start
+    s_val = trained_like_scores(y_val, seed=10**6)
+    folds = fold_assignment(n, args.cv_folds)
+    rng = np.random.default_rng(1)
+    medians = np.median(s_val, axis=0)[None, :] * rng.uniform(0.8, 1.0, (args.cv_folds, n_labels))
+    oof = OutOfFold(s_oof, y_train, folds, medians, floor)
+    val = Scored.checked(s_val, y_val)
+    record: dict[str, Any] = {
+        "stage": "oof",
+        "corpus_s": round(load_s, 1),
+        "train": n,
+        "validation": int(y_val.shape[0]),
+        "labels": n_labels,
+        "top_k": k,
+        "folds": args.cv_folds,
+        "kept_entries": int(s_oof.nnz),
+        "kept_gib": round((s_oof.data.nbytes + s_oof.indices.nbytes + s_oof.indptr.nbytes) / 2**30, 3),
+        "dense_gib": round(4 * n * n_labels / 2**30, 2),
+        "make_and_keep_s": round(keep_s, 1),
+        "peak_rss_gib_before_tuning": round(peak_rss_gib(), 2),
+    }
+    for method in ("per-label-cv", "micromacro-cv"):
+        t0 = time.perf_counter()
+        thr = get_thresholder(method).tune(val, oof)
+        record[f"{method}_s"] = round(time.perf_counter() - t0, 1)
+        record[f"{method}_validation_micro_f1"] = round(100 * (thr.validation_micro_f1 or 0.0), 2)
+        record[f"peak_rss_gib_after_{method}"] = round(peak_rss_gib(), 2)
+    emit(record)
+
+
 def cmd_bioasq(args: argparse.Namespace) -> None:
     from mlbalance.evaluation import evaluate, tune_thresholds
     from mlbalance.models.tfidf import TfidfClassifier
@@ -476,7 +538,7 @@ def cmd_bioasq(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("epoch", "profile", "evaluate", "bioasq", "svm"):
+    for name in ("epoch", "profile", "evaluate", "bioasq", "svm", "oof"):
         p = sub.add_parser(name)
         p.add_argument("--dataset", default="synthetic:pubmed-like")
         p.add_argument("--data", default=None)
@@ -500,6 +562,7 @@ def main(argv: list[str] | None = None) -> None:
             "--vocabulary", type=int, default=None, help="profile: first-layer rows (default: the cap)"
         )
         p.add_argument("--nnz", type=int, default=55, help="svm: non-zeros per TF-IDF row")
+        p.add_argument("--cv-folds", type=int, default=10, help="oof: folds of the out-of-fold scores")
     args = parser.parse_args(argv)
     {
         "epoch": cmd_epoch,
@@ -507,6 +570,7 @@ def main(argv: list[str] | None = None) -> None:
         "evaluate": cmd_evaluate,
         "bioasq": cmd_bioasq,
         "svm": cmd_svm,
+        "oof": cmd_oof,
     }[args.command](args)
 
 

@@ -62,8 +62,12 @@ def evaluate_model(
             progress=progress,
             validation_medians=thresholder.needs_fold_medians,
         )
-        train = Scored.checked(fits.scores, corpus.labels("train"), "scores_oof", "y_train")
-        oof = OutOfFold(train.scores, train.labels, fits.folds, fits.validation_medians)
+        y_train = corpus.labels("train")
+        if fits.floor is None:
+            train = Scored.checked(fits.scores, y_train, "scores_oof", "y_train")
+            oof = OutOfFold(train.scores, train.labels, fits.folds, fits.validation_medians)
+        else:  # each document's highest scores only (many labels): see OutOfFold
+            oof = OutOfFold(fits.scores, y_train, fits.folds, fits.validation_medians, fits.floor)
     thresholds = thresholder.tune(Scored.checked(s_val, y_val), oof, model.score_kind)
     rows = evaluate(s_val, y_val, model.stats_, thresholds, split="validation")
     if len(corpus.test):

@@ -149,6 +149,8 @@ class Thresholds:
         else:
             thr = np.asarray(self.value)
         thr = np.asarray(thr, dtype=s.dtype)
+        if sp.issparse(s):
+            return _predict_stored(s, thr, self.at_least_one)
         cols, counts = [], []
         for start, stop in _core.row_chunks(n_docs, n_labels):
             r, c = _core.nonzero_2d(s[start:stop] >= thr)
@@ -190,6 +192,17 @@ class Thresholds:
             raise DataError(f"thresholds are malformed: {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise DataError(f"thresholds are malformed: {exc}") from exc
+
+
+def _predict_stored(s: sp.spmatrix, thr: np.ndarray, at_least_one: bool) -> sp.csr_matrix:
+    """The predictions of thresholds ``thr`` (per label, or one) on sparse scores: a score not stored
+    is never predicted (:class:`~mlbalance.evaluation.thresholding.base.OutOfFold`)."""
+    if at_least_one:
+        raise ValueError("the at-least-one rule needs every score: it is not applied to sparse scores")
+    csr = sp.csr_matrix(s)
+    keep = csr.data >= (thr[csr.indices] if thr.ndim else thr)
+    per_row = np.bincount(_core.row_of_entries(csr)[keep], minlength=csr.shape[0])
+    return _csr_from_row_counts([csr.indices[keep].astype(np.int32)], [per_row], csr.shape)
 
 
 def _with_top_label(pred: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from mlbalance.errors import ConfigError, DataError
 from mlbalance.evaluation import _core
-from mlbalance.evaluation.thresholds import SCORE_KINDS, ScoreKind, Thresholds, micro_f1_of
+from mlbalance.evaluation.thresholds import SCORE_KINDS, ScoreKind, Thresholds, _top_k_indices, micro_f1_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,15 +57,45 @@ class OutOfFold:
     """Out-of-fold training scores: each training document scored by a model fitted without it.
 
     Attributes:
-        scores: ``(n_train, C)`` scores; ``labels`` the training labels (binary CSR).
+        scores: ``(n_train, C)`` scores, dense, or a CSR matrix of the scores kept by
+            :func:`keep_top_scores` (each document's highest scores and the scores of its labels): a
+            score not stored counts as below every threshold (the out-of-fold models predict from their
+            top lists), so at many labels the scores take ``n_train × (k + labels per document)``
+            entries instead of ``n_train × C``.
+        labels: the training labels (binary CSR).
         folds: ``(n_train,)`` the fold of each training document.
         validation_medians: ``(folds, C)`` each fold model's median validation score per label, or None.
+        floor: with sparse ``scores``, per document an upper bound of its scores not stored (its
+            ``k``-th highest; −inf where all are stored); it bounds a label's highest score where no
+            score of the label is stored.
     """
 
-    scores: np.ndarray
+    scores: np.ndarray | sp.csr_matrix
     labels: sp.csr_matrix
     folds: np.ndarray | None = None
     validation_medians: np.ndarray | None = None
+    floor: np.ndarray | None = None
+
+
+def keep_top_scores(scores: np.ndarray, labels: sp.csr_matrix, k: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Each row's ``k`` highest scores and the scores of its positive labels, as CSR, and each row's
+    floor (its ``k``-th highest score, an upper bound of the scores not kept; −inf when ``k`` covers
+    every label). What :class:`OutOfFold` holds when dense scores would not fit in memory."""
+    n_docs, n_labels = scores.shape
+    if k >= n_labels:  # every score, zeros included (a CSR built from the array would drop them)
+        indptr = np.arange(0, n_docs * n_labels + 1, n_labels, dtype=np.int64)
+        indices = np.tile(np.arange(n_labels, dtype=np.int32), n_docs)
+        kept = sp.csr_matrix((np.ascontiguousarray(scores).ravel(), indices, indptr), shape=scores.shape)
+        return kept, np.full(n_docs, -np.inf, dtype=np.float64)
+    top = _top_k_indices(scores, k)
+    floor = np.take_along_axis(scores, top[:, -1:], axis=1)[:, 0].astype(np.float64)
+    rows = np.concatenate([np.repeat(np.arange(n_docs), k), _core.row_of_entries(labels)])
+    cols = np.concatenate([top.ravel(), labels.indices.astype(np.int64)])
+    keys = np.unique(_core.entry_keys(rows, cols, n_labels))
+    rows, cols = np.divmod(keys, n_labels)
+    kept = sp.csr_matrix((scores[rows, cols], (rows, cols)), shape=scores.shape)
+    kept.sort_indices()
+    return kept, floor
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,9 @@ class _Cuts:
     support: np.ndarray
 
 
-def _fold_cuts(s: np.ndarray, y: sp.csr_matrix) -> _Cuts:
-    """The candidate cuts of every label on one fold's scores ``s`` and labels ``y``."""
+def _fold_cuts(s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, floor: np.ndarray | None = None) -> _Cuts:
+    """The candidate cuts of every label on one fold's scores ``s`` and labels ``y`` (sparse ``s``:
+    ``floor`` bounds the scores not stored, :class:`OutOfFold`)."""
     n_labels = s.shape[1]
     runs = label_runs(s, y)
     ends = runs.ends
@@ -92,7 +93,7 @@ def _fold_cuts(s: np.ndarray, y: sp.csr_matrix) -> _Cuts:
     order = np.lexsort((first, cols))
     tp = np.concatenate([np.zeros(n_labels, dtype=np.int64), runs.tp[ends]])
     predicted = np.concatenate([np.zeros(n_labels, dtype=np.int64), runs.predicted[ends]])
-    threshold = np.concatenate([just_above_highest(s), cut_thresholds(s, runs, ends)])
+    threshold = np.concatenate([just_above_highest(s, floor), cut_thresholds(s, runs, ends)])
     start = np.searchsorted(cols[order], np.arange(n_labels + 1), side="left")
     return _Cuts(start, tp[order], predicted[order], threshold[order], runs.support)
 
@@ -148,7 +149,7 @@ class MicroMacroCV(Thresholder):
         cuts = []
         for k in fold_ids:
             rows = np.flatnonzero(fold_of == k)
-            cuts.append(_fold_cuts(s_oof[rows], y_oof[rows]))
+            cuts.append(_fold_cuts(s_oof[rows], y_oof[rows], None if oof.floor is None else oof.floor[rows]))
         support = np.bincount(y_oof.indices, minlength=n_labels)
         per_label = np.full(n_labels, np.nan)
         tested = np.zeros(n_labels, dtype=bool)  # some fold trained on a positive and held one out

@@ -65,13 +65,17 @@ class PerLabel(Thresholder):
 
 
 def per_label_optimal(
-    s: np.ndarray, y: sp.csr_matrix, min_positives: int, fallback_value: float
+    s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: int, fallback_value: float
 ) -> tuple[np.ndarray, int]:
     """Per-label F1-optimal thresholds (exact), fallback for labels with few positives.
+
+    ``s`` may hold only some scores (sparse; :func:`label_runs` says how they count).
 
     Labels are handled in blocks of about :data:`_core.CHUNK_ELEMENTS` scores, which bounds the memory
     of the candidate arrays even when most scores are candidates.
     """
+    if sp.issparse(s):  # the stored entries are already few: one block
+        return _per_label_block(s, y, min_positives, fallback_value)
     n_docs, n_labels = s.shape
     thresholds = np.empty(n_labels, dtype=np.float64)
     n_fallback = 0
@@ -82,7 +86,7 @@ def per_label_optimal(
 
 
 def _per_label_block(
-    s: np.ndarray, y: sp.csr_matrix, min_positives: int, fallback_value: float
+    s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: int, fallback_value: float
 ) -> tuple[np.ndarray, int]:
     """:func:`per_label_optimal` on a block of labels (``s`` may be a column slice).
 
@@ -112,7 +116,8 @@ class LabelRuns:
 
     ``cols``/``vals``: the entries; ``tp``/``predicted``: for each entry, the positives and the entries
     of its label scoring at least as high; ``ends``: the indices that close a run of equal (label,
-    score) — the cuts a threshold can make; ``support``: positives per label.
+    score) — the cuts a threshold can make; ``support``: positives per label; ``below``: per label, its
+    highest score below the entries (−inf if none), where its lowest cut ends.
     """
 
     cols: np.ndarray
@@ -121,32 +126,47 @@ class LabelRuns:
     predicted: np.ndarray
     ends: np.ndarray
     support: np.ndarray
+    below: np.ndarray
 
 
-def label_runs(s: np.ndarray, y: sp.csr_matrix, min_positives: int = 1) -> LabelRuns:
+def label_runs(s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: int = 1) -> LabelRuns:
     """The candidate cuts of every label with at least ``min_positives`` positives (:class:`LabelRuns`).
 
     A label's F1 (and any score that only gains from true positives) is best at a cut equal to one of
     its positive scores, so only entries at or above the label's lowest positive score are kept.
+    ``s`` may be sparse (:func:`~mlbalance.evaluation.thresholding.base.keep_top_scores`): a score not
+    stored is below every cut, and a positive without a stored score is never predicted.
     """
     n_docs, n_labels = s.shape
     pos_rows = _core.row_of_entries(y)
     pos_cols = y.indices.astype(np.int64)
     support = np.bincount(pos_cols, minlength=n_labels)
+    below = np.full(n_labels, -np.inf)
+    if sp.issparse(s):
+        rows, cols, vals, pos_vals = _stored_entries(s, pos_rows, pos_cols)
+    else:
+        pos_vals = s[pos_rows, pos_cols]
     min_pos = np.full(n_labels, np.inf, dtype=s.dtype)
-    np.minimum.at(min_pos, pos_cols, s[pos_rows, pos_cols])
+    np.minimum.at(min_pos, pos_cols, pos_vals)
     min_pos[support < min_positives] = np.inf  # nothing to look at for these labels
-
-    rows_l, cols_l, vals_l = [], [], []
-    for a, b in _core.row_chunks(n_docs, n_labels):
-        chunk = s[a:b]
-        r, c = _core.nonzero_2d(chunk >= min_pos)
-        rows_l.append(r + a)
-        cols_l.append(c)
-        vals_l.append(chunk[r, c])
-    rows = np.concatenate(rows_l).astype(np.int64)
-    cols = np.concatenate(cols_l).astype(np.int64)
-    vals = np.concatenate(vals_l)
+    if sp.issparse(s):
+        keep = vals >= min_pos[cols]
+        np.maximum.at(below, cols[~keep], vals[~keep])
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    else:
+        rows_l, cols_l, vals_l = [], [], []
+        for a, b in _core.row_chunks(n_docs, n_labels):
+            chunk = s[a:b]
+            mask = chunk >= min_pos
+            r, c = _core.nonzero_2d(mask)
+            rows_l.append(r + a)
+            cols_l.append(c)
+            vals_l.append(chunk[r, c])
+            if chunk.size:
+                below = np.maximum(below, np.where(mask, -np.inf, chunk).max(axis=0))
+        rows = np.concatenate(rows_l).astype(np.int64)
+        cols = np.concatenate(cols_l).astype(np.int64)
+        vals = np.concatenate(vals_l)
     is_pos = _core.is_member(
         _core.entry_keys(rows, cols, n_labels), np.sort(_core.entry_keys(pos_rows, pos_cols, n_labels))
     )
@@ -154,39 +174,42 @@ def label_runs(s: np.ndarray, y: sp.csr_matrix, min_positives: int = 1) -> Label
     cols, vals, is_pos = cols[order], vals[order], is_pos[order]
     if cols.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return LabelRuns(cols, vals, empty, empty, empty, support)
+        return LabelRuns(cols, vals, empty, empty, empty, support, below)
     col_start = np.searchsorted(cols, np.arange(n_labels), side="left")
     predicted = np.arange(cols.size) - col_start[cols] + 1
     cum_pos = np.cumsum(is_pos)
     tp = cum_pos - (cum_pos[col_start[cols]] - is_pos[col_start[cols]])
     last = np.ones(cols.size, dtype=bool)  # last entry of a run of equal (label, score)
     last[:-1] = (cols[1:] != cols[:-1]) | (vals[1:] != vals[:-1])
-    return LabelRuns(cols, vals, tp, predicted, np.flatnonzero(last), support)
+    return LabelRuns(cols, vals, tp, predicted, np.flatnonzero(last), support, below)
 
 
-def cut_thresholds(s: np.ndarray, runs: LabelRuns, at: np.ndarray) -> np.ndarray:
+def _stored_entries(
+    s: sp.csr_matrix, pos_rows: np.ndarray, pos_cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The stored entries of sparse scores (rows, columns, values) and the score of each positive
+    (−inf where it is not stored)."""
+    s = sp.csr_matrix(s)
+    if not s.has_canonical_format:
+        s = s.copy()
+        s.sum_duplicates()
+    rows = _core.row_of_entries(s)
+    cols = s.indices.astype(np.int64)
+    keys = _core.entry_keys(rows, cols, s.shape[1])  # sorted: canonical CSR
+    at = np.searchsorted(keys, _core.entry_keys(pos_rows, pos_cols, s.shape[1]))
+    found = at < keys.size
+    found[found] = keys[at[found]] == _core.entry_keys(pos_rows[found], pos_cols[found], s.shape[1])
+    pos_vals = np.where(found, s.data[np.minimum(at, max(keys.size - 1, 0))], -np.inf).astype(s.dtype)
+    return rows, cols, s.data, pos_vals
+
+
+def cut_thresholds(s: np.ndarray | sp.csr_matrix, runs: LabelRuns, at: np.ndarray) -> np.ndarray:
     """Thresholds that cut each label's run after the entries ``at`` (indices into ``runs``): between
-    the entry's score and the label's next lower score (looked up in ``s`` below the candidates)."""
+    the entry's score and the label's next lower score (``runs.below`` past its lowest candidate)."""
     cols, vals = runs.cols, runs.vals
     labels = cols[at]
     upper = vals[at].astype(np.float64)
     nxt = np.minimum(at + 1, max(cols.size - 1, 0))
     has_next = (at + 1 < cols.size) & (cols[nxt] == labels)
-    lower = np.where(has_next, vals[nxt].astype(np.float64), -np.inf)
-    # a cut at the label's lowest candidate: the next lower score lies outside the candidates
-    outside = np.flatnonzero(~has_next)
-    lower[outside] = _max_below_per_column(s, labels[outside], upper[outside])
+    lower = np.where(has_next, vals[nxt].astype(np.float64), runs.below[labels])
     return _core.thresholds_between(upper, lower, s.dtype)
-
-
-def _max_below_per_column(s: np.ndarray, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each ``columns[j]``, the largest score strictly below ``values[j]`` (−inf if none)."""
-    out = np.full(columns.size, -np.inf)
-    if columns.size == 0:
-        return out
-    limit = values.astype(s.dtype)
-    for a, b in _core.row_chunks(s.shape[0], columns.size):
-        block = s[a:b, columns]
-        block[block >= limit] = -np.inf
-        out = np.maximum(out, block.max(axis=0))
-    return out

@@ -86,7 +86,8 @@ class PerLabelCV(Thresholder):
             if value is not None:
                 fall = np.full(per_label.shape, value)
             else:
-                fall = just_above_highest(s_oof if fallback == "highest-oof" else scores)
+                fall = just_above_highest(s_oof, oof.floor) if fallback == "highest-oof" else None
+                fall = just_above_highest(scores) if fall is None else fall
             fall = np.where(unseen, NEVER, fall)
             return fall, within_rate_guard(per_label, scores, train_rate) & ~unseen
 
@@ -117,10 +118,23 @@ class PerLabelCV(Thresholder):
         return chosen
 
 
-def just_above_highest(scores: np.ndarray) -> np.ndarray:
-    """Per label, a threshold just above its highest score (SCutFBR.1's fallback), as float64."""
-    highest = scores.max(axis=0)
-    above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
+def just_above_highest(scores: np.ndarray | sp.csr_matrix, floor: np.ndarray | None = None) -> np.ndarray:
+    """Per label, a threshold just above its highest score (SCutFBR.1's fallback), as float64.
+
+    Sparse ``scores`` (:class:`~mlbalance.evaluation.thresholding.base.OutOfFold`): the highest
+    stored score, raised to the highest ``floor`` (the bound of the scores not stored); a label with
+    neither is never predicted.
+    """
+    if sp.issparse(scores):
+        highest = np.full(scores.shape[1], -np.inf, dtype=scores.dtype)
+        np.maximum.at(highest, scores.indices, scores.data)
+        if floor is not None and floor.size:
+            highest = np.maximum(highest, np.max(floor).astype(scores.dtype))
+        highest = np.where(np.isneginf(highest), np.asarray(NEVER, dtype=scores.dtype), highest)
+    else:
+        highest = scores.max(axis=0)
+    with np.errstate(over="ignore"):  # above the largest float: the label keeps NEVER
+        above = np.nextafter(highest, np.asarray(np.inf, dtype=highest.dtype))
     return np.where(np.isfinite(above), above, highest).astype(np.float64)
 
 
