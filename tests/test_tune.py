@@ -187,6 +187,26 @@ def test_the_ray_engine_runs_the_same_study_on_a_local_ray(tmp_path):
     assert len(again.trials) == 5 and [r["trial"] for r in again.trials[:3]] == [0, 1, 2]
 
 
+def test_the_ray_engine_prunes_trials_that_trail_after_their_first_epochs(tmp_path):
+    """The Optuna engine's pruning test on Ray, one trial at a time: the same study prunes the same
+    trials (the seeded search draws the same configurations)."""
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from mlbalance.tune import tune
+
+    on_ray, on_optuna = tmp_path / "ray", tmp_path / "optuna"
+    tune("synthetic:tiny", on_ray, trials=7, models=["tfidf"], objective="mean", engine="ray",
+         concurrent_trials=1)  # fmt: skip
+    tune("synthetic:tiny", on_optuna, trials=7, models=["tfidf"], objective="mean")
+    rows, expected = read_trials(on_ray), read_trials(on_optuna)
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    assert pruned, rows
+    for r in pruned:
+        assert r["objective"] == "" and int(r["pruned_after"]) >= 3 and r["val_micro_f1"] == ""
+    assert [(r["state"], r["pruned_after"]) for r in rows] == [
+        (r["state"], r["pruned_after"]) for r in expected
+    ]
+
+
 def test_the_command_line_runs_the_ray_engine(tmp_path, capsys):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     from mlbalance.cli import main

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlbalance._checks import check_int
 from mlbalance.config import DataConfig, TrainConfig
 from mlbalance.errors import ConfigError, MlbalanceError, RunError
 from mlbalance.tune_space import (
@@ -36,6 +37,8 @@ from mlbalance.tune_space import (
     STUDY_NAME,
     THRESHOLDINGS,
     TUNABLE_MODELS,
+    make_pruner,
+    pruning_progress,
     suggest_config,
     validation_score,
 )
@@ -103,6 +106,7 @@ def tune(
     seed: int = 0,
     engine: str = "optuna",
     address: str | None = None,
+    concurrent_trials: int | None = None,
     progress: ProgressCallback | None = None,
     on_trial: Callable[[int, float | None, float | None, float], None] | None = None,
 ) -> TuneResult:
@@ -123,6 +127,8 @@ def tune(
         engine: ``"optuna"`` (trials one after the other in this process, with pruning) or ``"ray"``
             (the same study, trials in parallel on Ray Tune: :mod:`mlbalance.tune_ray`; extra ``ray``).
         address: ``engine="ray"``: the Ray cluster to run on (None: a local instance).
+        concurrent_trials: ``engine="ray"``: at most this many trials at once (None: one per CPU of
+            the cluster).
         seed: seeds the sampler and every trial's model.
         progress: told about the refit of the best configuration.
         on_trial: told after each trial ``(trials done, this value or None, best value so far, seconds)``.
@@ -143,6 +149,8 @@ def tune(
         raise ConfigError(f"`engine` must be one of {ENGINES}, got {engine!r}")
     if engine == "ray":
         require_extra("ray", "`mlbalance tune --engine ray`")
+    if concurrent_trials is not None:
+        check_int("concurrent_trials", concurrent_trials, minimum=1)
     unknown = sorted(set(models) - set(TUNABLE_MODELS))
     if not models or unknown:
         raise ConfigError(f"`models` must be some of {TUNABLE_MODELS}, got {list(models)!r}")
@@ -181,7 +189,7 @@ def tune(
             load_if_exists=True,
             direction="maximize",
             sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
+            pruner=make_pruner(),
         )
     stored = study.user_attrs.get("identity")
     if stored is None:
@@ -196,13 +204,11 @@ def tune(
         config = suggest_config(trial, data_config, models, seed, thresholds, fixed)
         start = time.perf_counter()
 
-        def prune(stage: str, done: int, total: int | None, **info: Any) -> None:
-            if stage == "train" and "val_micro_f1" in info:
-                trial.report(float(info["val_micro_f1"]), step=done)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
+        def should_prune(value: float, epoch: int) -> bool:
+            trial.report(value, step=epoch)
+            return trial.should_prune()
 
-        run = train_config(config, None, corpus=corpus, progress=prune)
+        run = train_config(config, None, corpus=corpus, progress=pruning_progress(should_prune))
         value, micro, macro = validation_score(run.metrics, objective)
         trial.set_user_attr("val_micro_f1", micro)
         trial.set_user_attr("val_macro_f1", macro)
@@ -231,7 +237,12 @@ def tune(
 
         search = Search(data_config, tuple(models), seed, tuple(thresholds), fixed, objective, url)
         sampler = optuna.samplers.TPESampler(seed=seed)
-        limits = {"trials": remaining, "budget": budget, "address": address}
+        limits = {
+            "trials": remaining,
+            "budget": budget,
+            "address": address,
+            "max_concurrent": concurrent_trials,
+        }
         search_with_ray(search, corpus, out, sampler=sampler, on_trial=told, **limits)
         study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
     elif remaining != 0:

@@ -6,13 +6,17 @@ worker processes — on a local Ray instance by default, or across the cluster a
 each, as many at once as the cluster has CPUs (``max_concurrent``). Each trial trains in memory,
 scores the validation split and stores its validation micro/macro-F1 and seconds in the study;
 ``tune`` then refits the best and writes the same ``best/``, ``trials.csv`` and ``tune.md``. Trials are
-not pruned on this engine (each trial runs to its own early stopping). Needs the ``ray`` extra.
+pruned as on the Optuna engine: each epoch's validation micro-F1 goes into the shared study, and the
+study's median rule stops a trial that trails the finished ones (:func:`run_trial`). Needs the ``ray``
+extra.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,12 +44,24 @@ class Search:
 
 
 def run_trial(params: dict[str, Any], search: Search, corpus: Corpus) -> None:
-    """One Ray Tune trial: train the drawn configuration, store its scores in the study, report."""
+    """One Ray Tune trial: train the drawn configuration, store its scores in the study, report.
+
+    After each epoch the validation micro-F1 goes into the study as the trial's intermediate value and
+    the study's pruner (:func:`~mlbalance.tune_space.make_pruner`, as on the Optuna engine) decides on
+    the finished trials' values whether the trial goes on; a pruned trial reports nothing, which
+    ``OptunaSearch`` records as pruned.
+    """
     import optuna
     import ray.tune
 
     from mlbalance.experiment import train_config
-    from mlbalance.tune_space import STUDY_NAME, suggest_config, validation_score
+    from mlbalance.tune_space import (
+        STUDY_NAME,
+        make_pruner,
+        pruning_progress,
+        suggest_config,
+        validation_score,
+    )
 
     params = dict(params)
     number = int(params.pop(TRIAL_KEY))
@@ -57,13 +73,23 @@ def run_trial(params: dict[str, Any], search: Search, corpus: Corpus) -> None:
         search.thresholds,
         search.fixed,
     )
-    start = time.perf_counter()
-    run = train_config(config, None, corpus=corpus)
-    value, micro, macro = validation_score(run.metrics, search.objective)
     storage = optuna.storages.RDBStorage(search.storage_url)
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage, pruner=make_pruner())
     trial_id = storage.get_trial_id_from_study_id_trial_number(
         storage.get_study_id_from_name(STUDY_NAME), number
     )
+
+    def should_prune(value: float, epoch: int) -> bool:
+        storage.set_trial_intermediate_value(trial_id, epoch, value)
+        return study.pruner.prune(study, storage.get_trial(trial_id))
+
+    start = time.perf_counter()
+    try:
+        run = train_config(config, None, corpus=corpus, progress=pruning_progress(should_prune))
+    except optuna.TrialPruned:
+        storage.set_trial_user_attr(trial_id, "seconds", time.perf_counter() - start)
+        return
+    value, micro, macro = validation_score(run.metrics, search.objective)
     for key, attr in (
         ("val_micro_f1", micro),
         ("val_macro_f1", macro),
@@ -142,7 +168,9 @@ def search_with_ray(
         study_name=STUDY_NAME,
         storage=storage,
     )
-    with ray_session(address):
+    # A pruned trial ends without a result (OptunaSearch then records it as pruned); Ray Tune's strict
+    # check would call that an error.
+    with ray_session(address), _environment(TUNE_DISABLE_STRICT_METRIC_CHECKING="1"):
         tuner = ray.tune.Tuner(
             ray.tune.with_resources(
                 ray.tune.with_parameters(run_trial, search=search, corpus=corpus), {"cpu": 1}
@@ -161,6 +189,21 @@ def search_with_ray(
             ),
         )
         tuner.fit()
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the duration of the block (the earlier values restored)."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 __all__: Sequence[str] = ("Search", "run_trial", "search_with_ray")

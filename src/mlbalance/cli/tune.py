@@ -48,10 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--engine",
         choices=("optuna", "ray"),
         default="optuna",
-        help="optuna: trials one by one here, with pruning (default); ray: the same study, trials in "
-        "parallel on Ray Tune (mlbalance[ray])",
+        help="optuna: trials one by one here (default); ray: the same study, trials in parallel on "
+        "Ray Tune (mlbalance[ray]); both prune trials that trail after their first epochs",
     )
     parser.add_argument("--address", help="--engine ray: the Ray cluster's address (default: a local Ray)")
+    parser.add_argument(
+        "--concurrent-trials",
+        type=int,
+        default=None,
+        metavar="N",
+        help="--engine ray: at most N trials at once (default: one per CPU of the cluster)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             model_options=dict(parse_option(text) for text in args.option),
             engine=args.engine,
             address=args.address,
+            concurrent_trials=args.concurrent_trials,
             seed=args.seed,
             progress=progress,
             on_trial=on_trial,
