@@ -24,6 +24,7 @@ from mlbalance.runs import CHECKPOINT_DIR, Run, prepare_run_dir, run_lock, save_
 
 if TYPE_CHECKING:
     from mlbalance.data.corpus import Corpus
+    from mlbalance.evaluation.thresholding.cross_fitted import TunedOn
     from mlbalance.models.base import Classifier, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,16 @@ def evaluate_model(
     progress: ProgressCallback | None,
     loss_label: str | None,
     build: Callable[[], Classifier],
-) -> tuple[Any, list[dict[str, Any]]]:
+) -> tuple[Any, list[dict[str, Any]], TunedOn]:
     """Score validation and test, tune thresholds, and evaluate both splits.
 
     ``build`` returns a new unfitted model like ``model`` (:meth:`TrainConfig.build_model`); a
     thresholding method that needs out-of-fold training scores fits ``threshold.cv_folds`` of them.
+    Returns the thresholds, the evaluation rows and what the thresholds were tuned on.
     """
     from mlbalance.evaluation import evaluate
     from mlbalance.evaluation.thresholding import OutOfFold, Scored
+    from mlbalance.evaluation.thresholding.cross_fitted import TunedOn
 
     if len(corpus.validation) == 0:
         raise ConfigError(f"corpus {corpus.name!r} has no validation documents to tune thresholds on")
@@ -68,12 +71,14 @@ def evaluate_model(
             oof = OutOfFold(train.scores, train.labels, fits.folds, fits.validation_medians)
         else:  # each document's highest scores only (many labels): see OutOfFold
             oof = OutOfFold(fits.scores, y_train, fits.folds, fits.validation_medians, fits.floor)
-    thresholds = thresholder.tune(Scored.checked(s_val, y_val), oof, model.score_kind)
+    val = Scored.checked(s_val, y_val)
+    thresholds = thresholder.tune(val, oof, model.score_kind)
     rows = evaluate(s_val, y_val, model.stats_, thresholds, split="validation")
     if len(corpus.test):
         s_test = model.scores(corpus.test.texts, progress=progress)
         rows += evaluate(s_test, corpus.labels("test"), model.stats_, thresholds, split="test")
-    return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows]
+    tuned_on = TunedOn(thresholder, val, oof, model.score_kind)
+    return thresholds, [{"model": model.name, "loss": loss_label, **row} for row in rows], tuned_on
 
 
 def train(
@@ -202,12 +207,14 @@ def _fit_and_save(
     )
     fitted = time.perf_counter()
     loss_label = config.loss if clf.takes_loss else None
-    thresholds, rows = evaluate_model(clf, corpus, config.threshold, progress, loss_label, config.build_model)
+    thresholds, rows, tuned_on = evaluate_model(
+        clf, corpus, config.threshold, progress, loss_label, config.build_model
+    )
     timing = {"fit_seconds": fitted - start, "evaluate_seconds": time.perf_counter() - fitted}
     report = run_report(rows, run_title(clf.name, loss_label, corpus.name))
     if out is None:
-        return Run(model=clf, thresholds=thresholds, metrics=rows, config=run_config, report=report)
-    return save_run(
+        return Run(clf, thresholds, rows, run_config, report=report, tuned_on=tuned_on)
+    saved = save_run(
         out,
         config=run_config,
         model=clf,
@@ -217,3 +224,5 @@ def _fit_and_save(
         figures=run_figures(rows),
         timing=timing,
     )
+    saved.tuned_on = tuned_on
+    return saved

@@ -89,7 +89,7 @@ def reevaluate(
         )
     loss_label = stored.loss if run.model.takes_loss else None
     build = stored.build_model
-    thresholds, rows = evaluate_model(run.model, corpus, stored.threshold, progress, loss_label, build)
+    thresholds, rows, _ = evaluate_model(run.model, corpus, stored.threshold, progress, loss_label, build)
     config = dict(run.config)
     config["threshold"] = dataclasses.asdict(stored.threshold)
     report = run_report(rows, run_title(run.model.name, loss_label, corpus.name))

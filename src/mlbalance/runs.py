@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from mlbalance.data.corpus import LabelSpace
     from mlbalance.data.stats import LabelStats
     from mlbalance.evaluation import Thresholds
+    from mlbalance.evaluation.thresholding.cross_fitted import TunedOn
     from mlbalance.models.base import Classifier, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -402,6 +403,8 @@ class Run:
         config: the run's configuration.
         directory: where the run lives (None for a run kept only in memory).
         report: the Markdown tables of the run, if any.
+        tuned_on: what the thresholds were tuned on (validation and out-of-fold scores), kept in
+            memory by the training that tuned them (not saved; None for a loaded run).
     """
 
     model: Classifier
@@ -410,6 +413,7 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     directory: Path | None = None
     report: str | None = None
+    tuned_on: TunedOn | None = field(default=None, repr=False, compare=False)
 
     @property
     def label_space(self) -> LabelSpace:

@@ -6,7 +6,9 @@ models ``embedding``, ``hybrid`` and ``svm-hybrid``), the loss preset and its ke
 C of the SVMs, the encoder vector's weight, the thresholding method and ``at_least_one`` — with the
 fixed ``model_options`` (say the encoder) on top, trains it in memory
 and is scored on the **validation** split only (micro-F1, macro-F1 or their mean of the thresholded
-predictions); TF-IDF trials that trail the others after their first epochs are pruned (median rule).
+predictions; by default of thresholds cross-fitted over five parts of validation, so that a method does
+not win by fitting the split it is scored on); TF-IDF trials that trail the others after their first
+epochs are pruned (median rule).
 The study lives in ``OUT/study.db`` (SQLite), so an interrupted ``tune`` continues where it stopped.
 
 At the end ``OUT`` holds ``best/`` (the best configuration trained again as ``train`` would: a normal
@@ -34,13 +36,14 @@ from mlbalance.errors import ConfigError, MlbalanceError, RunError
 from mlbalance.tune_space import (
     DEFAULT_MODELS,
     OBJECTIVES,
+    SCORINGS,
     STUDY_NAME,
     THRESHOLDINGS,
     TUNABLE_MODELS,
     make_pruner,
     pruning_progress,
     suggest_config,
-    validation_score,
+    trial_scores,
 )
 
 if TYPE_CHECKING:
@@ -100,6 +103,7 @@ def tune(
     budget: float | None = None,
     trials: int | None = 20,
     objective: str = "micro",
+    scoring: str = "cross-fitted",
     models: Sequence[str] = DEFAULT_MODELS,
     thresholds: Sequence[str] = THRESHOLDINGS,
     model_options: Mapping[str, Any] | None = None,
@@ -119,6 +123,12 @@ def tune(
         budget: seconds of searching (None: no limit; at least one of ``budget`` and ``trials``).
         trials: the number of trials the study should hold in all (None: until ``budget``).
         objective: ``"micro"``, ``"macro"`` or ``"mean"`` validation F1.
+        scoring: ``"cross-fitted"`` (default): a trial is ranked by the validation F1 of thresholds
+            tuned without the documents they predict (five parts of validation, each predicted with the
+            thresholds its method tunes on the other four:
+            :func:`~mlbalance.evaluation.thresholding.cross_fitted.cross_fitted_f1`), so a method that
+            fits validation (``per-label``) is not favoured for doing so; ``"validation"``: by the
+            validation F1 of the run's own thresholds.
         models: model kinds to search over (of :data:`TUNABLE_MODELS`).
         thresholds: thresholding methods to search over (of :data:`THRESHOLDINGS`); the cross-fitted
             ``per-label-cv`` and ``micromacro-cv`` fit the validation split less than ``per-label``.
@@ -145,6 +155,8 @@ def tune(
 
     if objective not in OBJECTIVES:
         raise ConfigError(f"`objective` must be one of {OBJECTIVES}, got {objective!r}")
+    if scoring not in SCORINGS:
+        raise ConfigError(f"`scoring` must be one of {SCORINGS}, got {scoring!r}")
     if engine not in ENGINES:
         raise ConfigError(f"`engine` must be one of {ENGINES}, got {engine!r}")
     if engine == "ray":
@@ -171,6 +183,7 @@ def tune(
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     identity = {"dataset": data_config.source, "data": data_config.data, "objective": objective,
+                "scoring": scoring,
                 "models": sorted(models), "thresholds": sorted(thresholds), "seed": seed}  # fmt: skip
     if fixed:
         identity["model_options"] = fixed
@@ -209,9 +222,10 @@ def tune(
             return trial.should_prune()
 
         run = train_config(config, None, corpus=corpus, progress=pruning_progress(should_prune))
-        value, micro, macro = validation_score(run.metrics, objective)
-        trial.set_user_attr("val_micro_f1", micro)
-        trial.set_user_attr("val_macro_f1", macro)
+        scores = trial_scores(run, objective, scoring)
+        value = scores.pop("objective")
+        for key, attr in scores.items():
+            trial.set_user_attr(key, attr)
         trial.set_user_attr("seconds", time.perf_counter() - start)
         return value
 
@@ -235,7 +249,7 @@ def tune(
             if on_trial is not None:
                 on_trial(done_before + done, value, best_seen[0], time.perf_counter() - started)
 
-        search = Search(data_config, tuple(models), seed, tuple(thresholds), fixed, objective, url)
+        search = Search(data_config, tuple(models), seed, tuple(thresholds), fixed, objective, scoring, url)
         sampler = optuna.samplers.TPESampler(seed=seed)
         limits = {
             "trials": remaining,
@@ -257,7 +271,7 @@ def tune(
     config = suggest_config(chosen, data_config, models, seed, thresholds, fixed)
     best = train_config(config, out / "best", corpus=corpus, overwrite=True, progress=progress)
     rows = trial_rows(study)
-    _write_results(out, rows, best_trial, best, objective)
+    _write_results(out, rows, best_trial, best, objective, scoring)
     return TuneResult(
         best_params=dict(best_trial.params),
         best_value=float(best_trial.value),
@@ -296,6 +310,8 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
             "pruned_val_micro_f1": t.intermediate_values[last] if pruned else None,
             "val_micro_f1": t.user_attrs.get("val_micro_f1"),
             "val_macro_f1": t.user_attrs.get("val_macro_f1"),
+            "cross_fitted_micro_f1": t.user_attrs.get("cross_fitted_micro_f1"),
+            "cross_fitted_macro_f1": t.user_attrs.get("cross_fitted_macro_f1"),
             "seconds": t.user_attrs.get("seconds"),
         }
         row.update({name: t.params.get(name) for name in names})
@@ -304,7 +320,12 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def _write_results(
-    out: Path, rows: list[dict[str, Any]], best_trial: optuna.trial.FrozenTrial, best: Run, objective: str
+    out: Path,
+    rows: list[dict[str, Any]],
+    best_trial: optuna.trial.FrozenTrial,
+    best: Run,
+    objective: str,
+    scoring: str,
 ) -> None:
     from mlbalance._atomic import atomic_write_text
     from mlbalance._extras import has_extra
@@ -319,11 +340,16 @@ def _write_results(
     finished = sorted((r for r in rows if r["state"] == "complete"), key=lambda r: -r["objective"])
     states = {state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")}
     lines = [
-        f"# Tune: {objective} validation F1",
+        f"# Tune: {objective} validation F1 ({scoring})",
         "",
         f"{len(rows)} trials: {states['complete']} finished, {states['pruned']} pruned, "
-        f"{states['fail']} failed. Scored on the validation split only; `best/` is the chosen "
-        "configuration trained again.",
+        f"{states['fail']} failed. Scored on the validation split only"
+        + (
+            " (the objective: each fifth of it predicted with thresholds tuned on the other four fifths)"
+            if scoring == "cross-fitted"
+            else ""
+        )
+        + "; `best/` is the chosen configuration trained again.",
         "",
         "## Chosen settings",
         "",

@@ -40,6 +40,7 @@ class Search:
     thresholds: tuple[str, ...]
     fixed: Mapping[str, Any]
     objective: str
+    scoring: str
     storage_url: str
 
 
@@ -60,7 +61,7 @@ def run_trial(params: dict[str, Any], search: Search, corpus: Corpus) -> None:
         make_pruner,
         pruning_progress,
         suggest_config,
-        validation_score,
+        trial_scores,
     )
 
     params = dict(params)
@@ -89,12 +90,9 @@ def run_trial(params: dict[str, Any], search: Search, corpus: Corpus) -> None:
     except optuna.TrialPruned:
         storage.set_trial_user_attr(trial_id, "seconds", time.perf_counter() - start)
         return
-    value, micro, macro = validation_score(run.metrics, search.objective)
-    for key, attr in (
-        ("val_micro_f1", micro),
-        ("val_macro_f1", macro),
-        ("seconds", time.perf_counter() - start),
-    ):
+    scores = trial_scores(run, search.objective, search.scoring)
+    value = scores.pop("objective")
+    for key, attr in {**scores, "seconds": time.perf_counter() - start}.items():
         storage.set_trial_user_attr(trial_id, key, attr)
     ray.tune.report({"objective": value})
 

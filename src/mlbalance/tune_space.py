@@ -1,5 +1,5 @@
 """``tune``'s search space: what a trial draws (:func:`suggest_config`) and how it is scored
-(:func:`validation_score`), shared by the Optuna engine (:mod:`mlbalance.tune`) and the Ray engine
+(:func:`trial_scores`), shared by the Optuna engine (:mod:`mlbalance.tune`) and the Ray engine
 (:mod:`mlbalance.tune_ray`)."""
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from mlbalance.config import DataConfig, ThresholdConfig, TrainConfig
 if TYPE_CHECKING:
     import optuna
 
+    from mlbalance.runs import Run
+
 OBJECTIVES = ("micro", "macro", "mean")
+#: What a trial is ranked by: validation F1 of thresholds tuned without the documents they predict
+#: (default), or of thresholds tuned on all of validation.
+SCORINGS = ("cross-fitted", "validation")
 TUNABLE_MODELS = ("tfidf", "svm", "embedding", "hybrid", "svm-hybrid")
 #: What ``tune`` searches when no ``models`` are named (the encoder models need the transformer extra
 #: and an encoding pass; name them to search them).
@@ -103,9 +108,21 @@ def pruning_progress(should_prune: Callable[[float, int], bool]) -> Callable[...
     return progress
 
 
-def validation_score(rows: Sequence[dict[str, Any]], objective: str) -> tuple[float, float, float]:
-    """``(objective value, micro-F1, macro-F1)`` of the validation split's ``total`` row."""
-    (row,) = [r for r in rows if r["split"] == "validation" and r["group"] == "total"]
-    micro, macro = float(row["micro_f1"]), float(row["macro_f1"])
-    value = {"micro": micro, "macro": macro, "mean": (micro + macro) / 2}[objective]
-    return value, micro, macro
+def trial_scores(run: Run, objective: str, scoring: str) -> dict[str, float]:
+    """A trial's scores: the validation micro/macro-F1 of its run (``val_*``), with ``scoring``
+    ``"cross-fitted"`` also those of thresholds tuned without the documents they predict
+    (``cross_fitted_*``: :func:`~mlbalance.evaluation.thresholding.cross_fitted.cross_fitted_f1`),
+    and ``objective``: the ``objective`` (micro, macro or their mean) of the scores ``scoring`` names."""
+    (row,) = [r for r in run.metrics if r["split"] == "validation" and r["group"] == "total"]
+    scores = {"val_micro_f1": float(row["micro_f1"]), "val_macro_f1": float(row["macro_f1"])}
+    basis = (scores["val_micro_f1"], scores["val_macro_f1"])
+    if scoring == "cross-fitted":
+        from mlbalance.evaluation.thresholding.cross_fitted import cross_fitted_f1
+
+        if run.tuned_on is None:
+            raise ValueError("a cross-fitted score needs the run's tuning inputs (a run just trained)")
+        basis = cross_fitted_f1(run.tuned_on)
+        scores["cross_fitted_micro_f1"], scores["cross_fitted_macro_f1"] = basis
+    micro, macro = basis
+    scores["objective"] = {"micro": micro, "macro": macro, "mean": (micro + macro) / 2}[objective]
+    return scores

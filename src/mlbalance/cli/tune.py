@@ -33,6 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--objective", choices=("micro", "macro", "mean"), default="micro", help="validation F1 to maximise"
     )
     parser.add_argument(
+        "--scoring",
+        choices=("cross-fitted", "validation"),
+        default="cross-fitted",
+        help="cross-fitted (default): rank trials by validation F1 of thresholds tuned without the "
+        "documents they predict (each fifth of validation by the other four); validation: by the "
+        "F1 of thresholds tuned on all of it",
+    )
+    parser.add_argument(
         "--models",
         default="tfidf,svm",
         help="model kinds to search (default: tfidf,svm; also embedding, hybrid, svm-hybrid)",
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             budget=args.budget,
             trials=trials,
             objective=args.objective,
+            scoring=args.scoring,
             models=[m.strip() for m in args.models.split(",") if m.strip()],
             thresholds=[t.strip() for t in args.thresholds.split(",") if t.strip()],
             model_options=dict(parse_option(text) for text in args.option),
