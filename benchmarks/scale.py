@@ -428,24 +428,29 @@ def cmd_oof(args: argparse.Namespace) -> None:
     y_train, y_val = corpus.labels("train"), corpus.labels("validation")
     n, n_labels = y_train.shape
     k = oof_top_k(n, n_labels) or OOF_TOP_K
+    folds = fold_assignment(n, args.cv_folds)
     start = time.perf_counter()
     step = max(1, _SCORE_BLOCK_ENTRIES // n_labels)
-    blocks, floors = [], []
-    for b, a in enumerate(range(0, n, step)):
-        y_block = y_train[a : a + step]
-        kept, floor = keep_top_scores(trained_like_scores(y_block, seed=b), y_block, k)
-        blocks.append(kept)
-        floors.append(floor)
+    blocks, block_rows = [], []
+    unstored = np.full((args.cv_folds, n_labels), -np.inf)
+    for fold in range(args.cv_folds):  # as cross_fit scores: fold by fold, block by block
+        held_out = np.flatnonzero(folds == fold)
+        for a in range(0, held_out.size, step):
+            rows = held_out[a : a + step]
+            kept, block_unstored = keep_top_scores(
+                trained_like_scores(y_train[rows], seed=a + fold), y_train[rows], k
+            )
+            blocks.append(kept)
+            block_rows.append(rows)
+            np.maximum(unstored[fold], block_unstored, out=unstored[fold])
     import scipy.sparse as sp
 
-    s_oof = sp.vstack(blocks, format="csr")
-    floor = np.concatenate(floors)
+    s_oof = sp.vstack(blocks, format="csr")[np.argsort(np.concatenate(block_rows), kind="stable")]
     keep_s = time.perf_counter() - start
     s_val = trained_like_scores(y_val, seed=10**6)
-    folds = fold_assignment(n, args.cv_folds)
     rng = np.random.default_rng(1)
     medians = np.median(s_val, axis=0)[None, :] * rng.uniform(0.8, 1.0, (args.cv_folds, n_labels))
-    oof = OutOfFold(s_oof, y_train, folds, medians, floor)
+    oof = OutOfFold(s_oof, y_train, folds, medians, unstored)
     val = Scored.checked(s_val, y_val)
     record: dict[str, Any] = {
         "stage": "oof",

@@ -4,8 +4,8 @@ Past its size rule (:data:`mlbalance.out_of_fold.DENSE_OOF_ENTRIES`) ``cross_fit
 document's ``top_k`` highest out-of-fold scores and its labels' scores (sparse) instead of all of them.
 Reuters is small enough to keep every score, so this cross-fits once, densely, and then tunes
 ``per-label-cv`` and ``micromacro-cv`` on the same scores cut to top lists of several sizes
-(``keep_top_scores``, what ``cross_fit`` keeps; tests check the two agree), reporting test micro / macro-F1
-of each. Prints one JSON line per (method, top_k); ``top_k`` "all" is the dense baseline.
+(``keep_top_scores_by_fold``, what ``cross_fit`` keeps; tests check the two agree), reporting test
+micro / macro-F1 of each. Prints one JSON line per (method, top_k); ``top_k`` "all" is the dense baseline.
 
 Example (BENCHMARKS.md, *Out-of-fold scores at many labels*)::
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     from mlbalance.data import load_corpus
     from mlbalance.evaluation import evaluate
     from mlbalance.evaluation.thresholding import OutOfFold, Scored, get_thresholder
-    from mlbalance.evaluation.thresholding.base import keep_top_scores
+    from mlbalance.evaluation.thresholding.base import keep_top_scores_by_fold
     from mlbalance.models.registry import build_model, model_takes_loss
     from mlbalance.out_of_fold import cross_fit
 
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> None:
                 oof = OutOfFold(fits.scores, y_train, fits.folds, fits.validation_medians)
                 kept_share = 1.0
             else:
-                kept, floor = keep_top_scores(fits.scores, y_train, k)
-                oof = OutOfFold(kept, y_train, fits.folds, fits.validation_medians, floor)
+                kept, unstored_max = keep_top_scores_by_fold(fits.scores, y_train, fits.folds, k)
+                oof = OutOfFold(kept, y_train, fits.folds, fits.validation_medians, unstored_max)
                 kept_share = kept.nnz / fits.scores.size
             t0 = time.perf_counter()
             thresholds = thresholder.tune(val, oof, model.score_kind)

@@ -194,30 +194,27 @@ def test_out_of_fold_scores_too_large_for_memory_are_kept_as_top_lists(
     the thresholds are those tuned on the dense out-of-fold scores cut to the same top lists."""
     import mlbalance.out_of_fold as oof_module
     from mlbalance.evaluation.thresholding import OutOfFold, Scored, get_thresholder
-    from mlbalance.evaluation.thresholding.base import keep_top_scores
+    from mlbalance.evaluation.thresholding.base import keep_top_scores_by_fold
 
     monkeypatch.setattr(oof_module, "DENSE_OOF_ENTRIES", 0)
     monkeypatch.setattr(oof_module, "OOF_TOP_K", 2)
     run = train(small_keyword_corpus, threshold=method, cv_folds=2)
     fits = oof_module.cross_fit(lambda: fake_tfidf(), small_keyword_corpus, folds=2, seed=0)
     y_train = small_keyword_corpus.labels("train")
-    assert sp.issparse(fits.scores) and fits.floor.shape == (len(small_keyword_corpus.train),)
+    assert sp.issparse(fits.scores) and fits.unstored_max.shape == (2, len(small_keyword_corpus.label_space))
     every = oof_module.cross_fit(lambda: fake_tfidf(), small_keyword_corpus, folds=2, seed=0, top_k=10**6)
     assert every.scores.nnz == np.prod(every.scores.shape)  # k above the labels: every score
-    kept, floor = keep_top_scores(every.scores.toarray(), y_train, 2)
+    kept, unstored_max = keep_top_scores_by_fold(every.scores.toarray(), y_train, fits.folds, 2)
     np.testing.assert_array_equal(fits.scores.toarray(), kept.toarray())
-    np.testing.assert_array_equal(fits.floor, floor)
+    np.testing.assert_array_equal(fits.unstored_max, unstored_max)
     val = Scored.checked(
         run.model.scores(small_keyword_corpus.validation.texts), small_keyword_corpus.labels("validation")
     )
     expected = get_thresholder(method).tune(
-        val, OutOfFold(kept, y_train, fits.folds, fits.validation_medians, floor)
+        val, OutOfFold(kept, y_train, fits.folds, fits.validation_medians, unstored_max)
     )
     np.testing.assert_array_equal(run.thresholds.per_label, expected.per_label)
-    from_every = get_thresholder(method).tune(
-        val, OutOfFold(every.scores.toarray(), y_train, fits.folds, fits.validation_medians)
-    )
-    assert not np.array_equal(from_every.per_label, expected.per_label)  # the top lists made a difference
+    assert sp.issparse(run.tuned_on.oof.scores)  # what the run's thresholds were tuned on
 
 
 def test_compare_two_losses_and_resume(tmp_path, fake_tfidf, small_keyword_corpus):

@@ -66,11 +66,11 @@ def evaluate_model(
             validation_medians=thresholder.needs_fold_medians,
         )
         y_train = corpus.labels("train")
-        if fits.floor is None:
+        if fits.unstored_max is None:
             train = Scored.checked(fits.scores, y_train, "scores_oof", "y_train")
             oof = OutOfFold(train.scores, train.labels, fits.folds, fits.validation_medians)
         else:  # each document's highest scores only (many labels): see OutOfFold
-            oof = OutOfFold(fits.scores, y_train, fits.folds, fits.validation_medians, fits.floor)
+            oof = OutOfFold(fits.scores, y_train, fits.folds, fits.validation_medians, fits.unstored_max)
     val = Scored.checked(s_val, y_val)
     thresholds = thresholder.tune(val, oof, model.score_kind)
     rows = evaluate(s_val, y_val, model.stats_, thresholds, split="validation")

@@ -60,14 +60,14 @@ class CrossFit:
             over the validation documents; None when not asked for or without validation documents.
             Beside the final model's medians they tell how far a label's score scale moved between
             a fold model and the final one (``micromacro-cv`` uses them).
-        floor: with sparse ``scores``, each document's ``top_k``-th highest score (the bound of those
-            not kept; −inf where all are kept); None with dense ones.
+        unstored_max: with sparse ``scores``, ``(folds, n_labels)``: in each fold, each label's highest
+            score not kept (−inf where all are); None with dense ones.
     """
 
     scores: np.ndarray | sp.csr_matrix
     folds: np.ndarray
     validation_medians: np.ndarray | None
-    floor: np.ndarray | None = None
+    unstored_max: np.ndarray | None = None
 
 
 def cross_fit(
@@ -111,9 +111,9 @@ def cross_fit(
     dense = np.empty((n, n_labels), dtype=np.float32) if keep is None else None
     kept_rows: list[np.ndarray] = []
     kept: list[sp.csr_matrix] = []
-    floors: list[np.ndarray] = []
     y_train = corpus.labels("train") if keep is not None else None
     medians = np.empty((folds, n_labels)) if validation_medians and len(corpus.validation) else None
+    unstored = np.full((folds, n_labels), -np.inf) if keep is not None else None
     for k in range(folds):
         held_out = np.flatnonzero(assignment == k)
         sub = dataclasses.replace(corpus, train=corpus.train.subset(np.flatnonzero(assignment != k)))
@@ -125,10 +125,10 @@ def cross_fit(
             for a in range(0, held_out.size, step):
                 rows = held_out[a : a + step]
                 scores = model.scores([corpus.train.texts[i] for i in rows])
-                block, floor = keep_top_scores(scores, y_train[rows], keep)
+                block, block_unstored = keep_top_scores(scores, y_train[rows], keep)
                 kept_rows.append(rows)
                 kept.append(block)
-                floors.append(floor)
+                np.maximum(unstored[k], block_unstored, out=unstored[k])
         if medians is not None:
             medians[k] = np.median(model.scores(corpus.validation.texts), axis=0)
         progress("cross-validation", k + 1, folds)
@@ -136,7 +136,7 @@ def cross_fit(
         return CrossFit(dense, assignment, medians)
     order = np.argsort(np.concatenate(kept_rows), kind="stable")  # back to training order
     scores_kept = sp.vstack(kept, format="csr")[order]
-    return CrossFit(scores_kept, assignment, medians, np.concatenate(floors)[order])
+    return CrossFit(scores_kept, assignment, medians, unstored)
 
 
 def out_of_fold_scores(build: Callable[[], Any], corpus: Any, **options: Any) -> np.ndarray | sp.csr_matrix:

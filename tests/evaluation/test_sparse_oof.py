@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from sklearn.metrics import f1_score
 
 from mlbalance.evaluation.thresholding import OutOfFold, Scored, get_thresholder
-from mlbalance.evaluation.thresholding.base import keep_top_scores
-from mlbalance.evaluation.thresholding.per_label import per_label_optimal
+from mlbalance.evaluation.thresholding.base import keep_top_scores, keep_top_scores_by_fold
+from mlbalance.evaluation.thresholding.per_label import label_runs, per_label_optimal
 from mlbalance.evaluation.thresholding.per_label_cv import just_above_highest
 from mlbalance.evaluation.thresholds import NEVER, Thresholds
 from mlbalance.out_of_fold import DENSE_OOF_ENTRIES, OOF_TOP_K, fold_assignment, oof_top_k
@@ -33,7 +33,7 @@ def filled(kept: sp.csr_matrix) -> np.ndarray:
 @pytest.mark.parametrize("ties", [False, True])
 def test_kept_scores_are_each_rows_top_k_and_its_labels(ties):
     s, y = make_data(1, n=80, c=30, ties=ties)
-    kept, floor = keep_top_scores(s, sp.csr_matrix(y), 5)
+    kept, unstored_max = keep_top_scores(s, sp.csr_matrix(y), 5)
     dense = kept.toarray()
     stored = np.zeros(s.shape, dtype=bool)
     coo = kept.tocoo()
@@ -41,18 +41,18 @@ def test_kept_scores_are_each_rows_top_k_and_its_labels(ties):
     np.testing.assert_array_equal(dense[stored], s[stored])  # values kept exactly
     assert (stored[y.astype(bool)]).all()  # every label's score is kept
     kth = -np.sort(-s, axis=1)[:, 4]
-    np.testing.assert_array_equal(floor, kth.astype(np.float64))
     for i in range(len(s)):  # at least the top 5, and every score above the 5th highest
         assert stored[i][s[i] > kth[i]].all()
         assert (stored[i] & ~y[i].astype(bool)).sum() <= 5
-    assert (s[~stored] <= floor[np.nonzero(~stored)[0]]).all()  # the floor bounds what is not kept
+    expected = np.where(stored, -np.inf, s.astype(np.float64)).max(axis=0)
+    np.testing.assert_array_equal(unstored_max, expected)  # each label's highest score not kept
 
 
 def test_k_at_least_the_labels_keeps_every_score_zeros_included():
     s, y = make_data(2, n=20, c=6)
     s[0, 0] = 0.0
-    kept, floor = keep_top_scores(s, sp.csr_matrix(y), 6)
-    assert kept.nnz == s.size and np.isneginf(floor).all()
+    kept, unstored_max = keep_top_scores(s, sp.csr_matrix(y), 6)
+    assert kept.nnz == s.size and np.isneginf(unstored_max).all()
     np.testing.assert_array_equal(kept.toarray(), s)
 
 
@@ -85,12 +85,30 @@ def test_predictions_on_kept_scores_are_those_of_the_filled_matrix():
         Thresholds("per-label", per_label=thr.per_label, at_least_one=True)._predict(kept)
 
 
-def test_highest_of_kept_scores_is_bounded_by_the_floor():
+def test_highest_of_kept_scores_counts_the_highest_not_kept():
     kept = sp.csr_matrix((np.array([0.9, 0.2], dtype=np.float32), ([0, 1], [0, 1])), shape=(2, 3))
-    floor = np.array([0.5, 0.1])
-    top = just_above_highest(kept, floor)
-    assert top[0] > 0.9 and 0.5 < top[1] < 0.5001 and 0.5 < top[2] < 0.5001
+    top = just_above_highest(kept, np.array([0.5, 0.4, 0.1]))
+    assert top[0] > 0.9 and 0.4 < top[1] < 0.4001 and 0.1 < top[2] < 0.1001
     assert just_above_highest(kept)[2] == NEVER  # nothing stored, nothing known: never predicted
+
+
+def test_the_lowest_cut_ends_halfway_to_the_highest_score_not_kept():
+    """A label's lowest cut lies between its lowest positive and the next lower score, as on dense
+    scores, also when that score is not kept (here every positive outscores every negative)."""
+    rng = np.random.default_rng(14)
+    y = (rng.random((120, 12)) < 0.1).astype(np.int8)
+    s = np.where(y == 1, rng.uniform(0.6, 1.0, y.shape), rng.uniform(0.0, 0.5, y.shape)).astype(np.float32)
+    y_csr = sp.csr_matrix(y)
+    kept, unstored_max = keep_top_scores(s, y_csr, 3)
+    dense_runs, sparse_runs = label_runs(s, y_csr), label_runs(kept, y_csr, 1, unstored_max)
+    seen = y.any(axis=0)
+    assert seen.sum() == 12 and kept.nnz < 0.3 * s.size
+    np.testing.assert_array_equal(sparse_runs.below[seen], dense_runs.below[seen])
+    without = label_runs(kept, y_csr)  # without the highest scores not kept: lower ends than dense
+    assert (without.below[seen] < dense_runs.below[seen]).any()
+    dense_thr, _ = per_label_optimal(s, y_csr, 1, 0.5)
+    sparse_thr, _ = per_label_optimal(kept, y_csr, 1, 0.5, unstored_max)
+    np.testing.assert_array_equal(sparse_thr, dense_thr)
 
 
 @pytest.mark.parametrize(
@@ -105,8 +123,8 @@ def test_every_score_kept_gives_the_dense_thresholds(method, options):
     val = Scored.checked(s_val, y_val)
     y = sp.csr_matrix(y_train)
     dense = thresholder.tune(val, OutOfFold(s_oof, y, folds))
-    kept, floor = keep_top_scores(s_oof, y, 20)
-    sparse = thresholder.tune(val, OutOfFold(kept, y, folds, floor=floor))
+    kept, unstored_max = keep_top_scores_by_fold(s_oof, y, folds, 20)
+    sparse = thresholder.tune(val, OutOfFold(kept, y, folds, unstored_max=unstored_max))
     np.testing.assert_array_equal(sparse.per_label, dense.per_label)
     assert sparse.fbr == dense.fbr and sparse.validation_micro_f1 == dense.validation_micro_f1
 
@@ -130,9 +148,9 @@ def test_top_lists_give_thresholds_as_good_as_dense_scores(method):
     val = Scored.checked(s_val, y_val)
     thresholder = get_thresholder(method)
     dense = thresholder.tune(val, OutOfFold(s_oof, y, folds))
-    kept, floor = keep_top_scores(s_oof, y, 10)
+    kept, unstored_max = keep_top_scores_by_fold(s_oof, y, folds, 10)
     assert kept.nnz < 0.25 * s_oof.size
-    sparse = thresholder.tune(val, OutOfFold(kept, y, folds, floor=floor))
+    sparse = thresholder.tune(val, OutOfFold(kept, y, folds, unstored_max=unstored_max))
     for average in ("micro", "macro"):
         f1 = {
             name: f1_score(y_test, thr.predict(s_test).toarray(), average=average, zero_division=0)

@@ -65,37 +65,57 @@ class OutOfFold:
         labels: the training labels (binary CSR).
         folds: ``(n_train,)`` the fold of each training document.
         validation_medians: ``(folds, C)`` each fold model's median validation score per label, or None.
-        floor: with sparse ``scores``, per document an upper bound of its scores not stored (its
-            ``k``-th highest; −inf where all are stored); it bounds a label's highest score where no
-            score of the label is stored.
+        unstored_max: with sparse ``scores``, ``(folds, C)``: in each fold (row ``k``: the ``k``-th of
+            ``np.unique(folds)``), each label's highest score that is not stored (−inf where all are).
+            It is where a label's lowest cut ends (the midpoint to the next lower score) and, with the
+            stored ones, the label's highest score.
     """
 
     scores: np.ndarray | sp.csr_matrix
     labels: sp.csr_matrix
     folds: np.ndarray | None = None
     validation_medians: np.ndarray | None = None
-    floor: np.ndarray | None = None
+    unstored_max: np.ndarray | None = None
 
 
 def keep_top_scores(scores: np.ndarray, labels: sp.csr_matrix, k: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Each row's ``k`` highest scores and the scores of its positive labels, as CSR, and each row's
-    floor (its ``k``-th highest score, an upper bound of the scores not kept; −inf when ``k`` covers
-    every label). What :class:`OutOfFold` holds when dense scores would not fit in memory."""
+    """Each row's ``k`` highest scores and the scores of its positive labels, as CSR, and each label's
+    highest score not kept (float64 ``(C,)``, −inf where every score of the label is kept). What
+    :class:`OutOfFold` holds when dense scores would not fit in memory."""
     n_docs, n_labels = scores.shape
     if k >= n_labels:  # every score, zeros included (a CSR built from the array would drop them)
         indptr = np.arange(0, n_docs * n_labels + 1, n_labels, dtype=np.int64)
         indices = np.tile(np.arange(n_labels, dtype=np.int32), n_docs)
         kept = sp.csr_matrix((np.ascontiguousarray(scores).ravel(), indices, indptr), shape=scores.shape)
-        return kept, np.full(n_docs, -np.inf, dtype=np.float64)
+        return kept, np.full(n_labels, -np.inf)
     top = _top_k_indices(scores, k)
-    floor = np.take_along_axis(scores, top[:, -1:], axis=1)[:, 0].astype(np.float64)
     rows = np.concatenate([np.repeat(np.arange(n_docs), k), _core.row_of_entries(labels)])
     cols = np.concatenate([top.ravel(), labels.indices.astype(np.int64)])
     keys = np.unique(_core.entry_keys(rows, cols, n_labels))
     rows, cols = np.divmod(keys, n_labels)
     kept = sp.csr_matrix((scores[rows, cols], (rows, cols)), shape=scores.shape)
     kept.sort_indices()
-    return kept, floor
+    rest = np.array(scores, dtype=np.float64)
+    rest[rows, cols] = -np.inf
+    return kept, rest.max(axis=0) if n_docs else np.full(n_labels, -np.inf)
+
+
+def keep_top_scores_by_fold(
+    scores: np.ndarray, labels: sp.csr_matrix, folds: np.ndarray, k: int
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """:func:`keep_top_scores` of dense out-of-fold scores, fold by fold: the kept scores (rows as
+    given) and the ``(folds, C)`` highest scores not kept (row ``i``: the ``i``-th of
+    ``np.unique(folds)``), as :class:`OutOfFold` takes them."""
+    fold_ids = np.unique(folds)
+    unstored = np.full((fold_ids.size, scores.shape[1]), -np.inf)
+    parts = []
+    for i, fold in enumerate(fold_ids):
+        rows = np.flatnonzero(folds == fold)
+        block, unstored[i] = keep_top_scores(scores[rows], labels[rows], k)
+        parts.append((rows, block))
+    order = np.argsort(np.concatenate([rows for rows, _ in parts]), kind="stable")
+    kept = sp.vstack([block for _, block in parts], format="csr")[order]
+    return kept, unstored
 
 
 @dataclass(frozen=True)

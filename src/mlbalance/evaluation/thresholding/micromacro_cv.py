@@ -81,11 +81,13 @@ class _Cuts:
     support: np.ndarray
 
 
-def _fold_cuts(s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, floor: np.ndarray | None = None) -> _Cuts:
+def _fold_cuts(
+    s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, unstored_max: np.ndarray | None = None
+) -> _Cuts:
     """The candidate cuts of every label on one fold's scores ``s`` and labels ``y`` (sparse ``s``:
-    ``floor`` bounds the scores not stored, :class:`OutOfFold`)."""
+    ``unstored_max``, the fold's highest score not stored per label, :class:`OutOfFold`)."""
     n_labels = s.shape[1]
-    runs = label_runs(s, y)
+    runs = label_runs(s, y, 1, unstored_max)
     ends = runs.ends
     # each label's "predict nothing" cut first, then its runs from the highest score down
     cols = np.concatenate([np.arange(n_labels), runs.cols[ends]])
@@ -93,7 +95,7 @@ def _fold_cuts(s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, floor: np.ndarra
     order = np.lexsort((first, cols))
     tp = np.concatenate([np.zeros(n_labels, dtype=np.int64), runs.tp[ends]])
     predicted = np.concatenate([np.zeros(n_labels, dtype=np.int64), runs.predicted[ends]])
-    threshold = np.concatenate([just_above_highest(s, floor), cut_thresholds(s, runs, ends)])
+    threshold = np.concatenate([just_above_highest(s, unstored_max), cut_thresholds(s, runs, ends)])
     start = np.searchsorted(cols[order], np.arange(n_labels + 1), side="left")
     return _Cuts(start, tp[order], predicted[order], threshold[order], runs.support)
 
@@ -147,9 +149,10 @@ class MicroMacroCV(Thresholder):
         n_labels = s_oof.shape[1]
         shifts = _scale_shifts(fold_validation_medians, s_val, score_kind, fold_ids.size)
         cuts = []
-        for k in fold_ids:
+        for i, k in enumerate(fold_ids):
             rows = np.flatnonzero(fold_of == k)
-            cuts.append(_fold_cuts(s_oof[rows], y_oof[rows], None if oof.floor is None else oof.floor[rows]))
+            unstored = None if oof.unstored_max is None else oof.unstored_max[i]
+            cuts.append(_fold_cuts(s_oof[rows], y_oof[rows], unstored))
         support = np.bincount(y_oof.indices, minlength=n_labels)
         per_label = np.full(n_labels, np.nan)
         tested = np.zeros(n_labels, dtype=bool)  # some fold trained on a positive and held one out

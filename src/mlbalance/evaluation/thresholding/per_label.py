@@ -65,17 +65,22 @@ class PerLabel(Thresholder):
 
 
 def per_label_optimal(
-    s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: int, fallback_value: float
+    s: np.ndarray | sp.csr_matrix,
+    y: sp.csr_matrix,
+    min_positives: int,
+    fallback_value: float,
+    unstored_max: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Per-label F1-optimal thresholds (exact), fallback for labels with few positives.
 
-    ``s`` may hold only some scores (sparse; :func:`label_runs` says how they count).
+    ``s`` may hold only some scores (sparse, with ``unstored_max``: :func:`label_runs` says how they
+    count).
 
     Labels are handled in blocks of about :data:`_core.CHUNK_ELEMENTS` scores, which bounds the memory
     of the candidate arrays even when most scores are candidates.
     """
     if sp.issparse(s):  # the stored entries are already few: one block
-        return _per_label_block(s, y, min_positives, fallback_value)
+        return _per_label_block(s, y, min_positives, fallback_value, unstored_max)
     n_docs, n_labels = s.shape
     thresholds = np.empty(n_labels, dtype=np.float64)
     n_fallback = 0
@@ -86,7 +91,11 @@ def per_label_optimal(
 
 
 def _per_label_block(
-    s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: int, fallback_value: float
+    s: np.ndarray | sp.csr_matrix,
+    y: sp.csr_matrix,
+    min_positives: int,
+    fallback_value: float,
+    unstored_max: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """:func:`per_label_optimal` on a block of labels (``s`` may be a column slice).
 
@@ -95,7 +104,7 @@ def _per_label_block(
     """
     y = _core.as_binary_csr(y, "y_val")
     n_labels = s.shape[1]
-    runs = label_runs(s, y, min_positives)
+    runs = label_runs(s, y, min_positives, unstored_max)
     cols, tp, predicted, ends, support = runs.cols, runs.tp, runs.predicted, runs.ends, runs.support
     thresholds = np.full(n_labels, fallback_value, dtype=np.float64)
     if cols.size:
@@ -129,13 +138,19 @@ class LabelRuns:
     below: np.ndarray
 
 
-def label_runs(s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: int = 1) -> LabelRuns:
+def label_runs(
+    s: np.ndarray | sp.csr_matrix,
+    y: sp.csr_matrix,
+    min_positives: int = 1,
+    unstored_max: np.ndarray | None = None,
+) -> LabelRuns:
     """The candidate cuts of every label with at least ``min_positives`` positives (:class:`LabelRuns`).
 
     A label's F1 (and any score that only gains from true positives) is best at a cut equal to one of
     its positive scores, so only entries at or above the label's lowest positive score are kept.
     ``s`` may be sparse (:func:`~mlbalance.evaluation.thresholding.base.keep_top_scores`): a score not
-    stored is below every cut, and a positive without a stored score is never predicted.
+    stored counts as never predicted, and a positive without a stored score is never predicted; each
+    label's highest score not stored (``unstored_max``) is where its lowest cut ends when it lies below.
     """
     n_docs, n_labels = s.shape
     pos_rows = _core.row_of_entries(y)
@@ -152,6 +167,8 @@ def label_runs(s: np.ndarray | sp.csr_matrix, y: sp.csr_matrix, min_positives: i
     if sp.issparse(s):
         keep = vals >= min_pos[cols]
         np.maximum.at(below, cols[~keep], vals[~keep])
+        if unstored_max is not None:
+            below = np.maximum(below, np.where(unstored_max < min_pos, unstored_max, -np.inf))
         rows, cols, vals = rows[keep], cols[keep], vals[keep]
     else:
         rows_l, cols_l, vals_l = [], [], []

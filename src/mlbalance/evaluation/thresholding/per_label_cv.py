@@ -74,7 +74,8 @@ class PerLabelCV(Thresholder):
         val.require_positives()
         fallback = self.fallback
         value = tune_grid(s_val, y_v, check_grid(self.grid, score_kind))[0] if fallback == "grid" else None
-        per_label, _ = per_label_optimal(s_oof, y_oof, 1, 0.0)
+        unstored = None if oof.unstored_max is None else np.max(oof.unstored_max, axis=0)
+        per_label, _ = per_label_optimal(s_oof, y_oof, 1, 0.0, unstored)
         counts = _core.label_counts(y_oof, Thresholds("per-label", per_label=per_label)._predict(s_oof))
         denominator = 2 * counts.tp + counts.fp + counts.fn
         oof_f1 = np.divide(2 * counts.tp, denominator, out=np.zeros(per_label.shape), where=denominator > 0)
@@ -86,7 +87,7 @@ class PerLabelCV(Thresholder):
             if value is not None:
                 fall = np.full(per_label.shape, value)
             else:
-                fall = just_above_highest(s_oof, oof.floor) if fallback == "highest-oof" else None
+                fall = just_above_highest(s_oof, unstored) if fallback == "highest-oof" else None
                 fall = just_above_highest(scores) if fall is None else fall
             fall = np.where(unseen, NEVER, fall)
             return fall, within_rate_guard(per_label, scores, train_rate) & ~unseen
@@ -118,18 +119,20 @@ class PerLabelCV(Thresholder):
         return chosen
 
 
-def just_above_highest(scores: np.ndarray | sp.csr_matrix, floor: np.ndarray | None = None) -> np.ndarray:
+def just_above_highest(
+    scores: np.ndarray | sp.csr_matrix, unstored_max: np.ndarray | None = None
+) -> np.ndarray:
     """Per label, a threshold just above its highest score (SCutFBR.1's fallback), as float64.
 
-    Sparse ``scores`` (:class:`~mlbalance.evaluation.thresholding.base.OutOfFold`): the highest
-    stored score, raised to the highest ``floor`` (the bound of the scores not stored); a label with
-    neither is never predicted.
+    Sparse ``scores`` (:class:`~mlbalance.evaluation.thresholding.base.OutOfFold`): the higher of the
+    highest stored score and ``unstored_max`` (the highest not stored); a label with neither is never
+    predicted.
     """
     if sp.issparse(scores):
         highest = np.full(scores.shape[1], -np.inf, dtype=scores.dtype)
         np.maximum.at(highest, scores.indices, scores.data)
-        if floor is not None and floor.size:
-            highest = np.maximum(highest, np.max(floor).astype(scores.dtype))
+        if unstored_max is not None:
+            highest = np.maximum(highest, unstored_max.astype(scores.dtype))
         highest = np.where(np.isneginf(highest), np.asarray(NEVER, dtype=scores.dtype), highest)
     else:
         highest = scores.max(axis=0)
