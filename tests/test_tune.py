@@ -44,6 +44,24 @@ def test_tune_picks_the_best_validation_trial_and_resumes(tmp_path):
     assert again.best_value >= result.best_value
 
 
+def test_a_new_tune_starts_from_the_defaults_and_the_readme_recipe(tmp_path):
+    from mlbalance import train
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    tune("synthetic:tiny", out, trials=3, scoring="validation")
+    rows = read_trials(out)
+    assert [(r["model"], r["loss"], r["threshold"], r["at_least_one"]) for r in rows] == [
+        ("tfidf", "db", "grid", "False"),
+        ("svm", "", "grid", "False"),
+        ("tfidf", "cb-ntr", "micromacro-cv", "True"),
+    ]
+    for row, kind in zip(rows[:2], ("tfidf", "svm")):  # the first two are `train` with no flags
+        run = train("synthetic:tiny", model=kind)
+        (val,) = [r for r in run.metrics if r["split"] == "validation" and r["group"] == "total"]
+        assert float(row["val_micro_f1"]) == pytest.approx(val["micro_f1"], abs=1e-12)
+
+
 def test_tune_refuses_another_setting_in_the_same_folder_and_bad_arguments(tmp_path):
     from mlbalance.tune import tune
 

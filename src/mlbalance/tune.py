@@ -42,6 +42,7 @@ from mlbalance.tune_space import (
     TUNABLE_MODELS,
     make_pruner,
     pruning_progress,
+    starting_points,
     suggest_config,
     trial_scores,
 )
@@ -207,6 +208,8 @@ def tune(
     stored = study.user_attrs.get("identity")
     if stored is None:
         study.set_user_attr("identity", identity)
+        for point in starting_points(models, thresholds, corpus.name, corpus.preset):
+            study.enqueue_trial(point, skip_if_exists=True)
     elif stored != identity:
         raise RunError(
             f"{out} holds a tune of another setting ({json.dumps(stored, sort_keys=True)}); "
@@ -229,14 +232,16 @@ def tune(
         trial.set_user_attr("seconds", time.perf_counter() - start)
         return value
 
-    done_before = len(study.trials)
+    waiting = optuna.trial.TrialState.WAITING  # enqueued starting points count once they run
+    done_before = sum(t.state != waiting for t in study.trials)
     remaining = None if trials is None else max(0, trials - done_before)
     started = time.perf_counter()
 
     def tell(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if on_trial is not None:
             best = _best_value(study)
-            on_trial(len(study.trials), trial.value, best, time.perf_counter() - started)
+            ran = sum(t.state != optuna.trial.TrialState.WAITING for t in study.trials)
+            on_trial(ran, trial.value, best, time.perf_counter() - started)
 
     if remaining != 0 and engine == "ray":
         from mlbalance.tune_ray import Search, search_with_ray

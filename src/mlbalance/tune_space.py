@@ -86,6 +86,57 @@ def suggest_config(
     )
 
 
+def starting_points(
+    models: Sequence[str], thresholds: Sequence[str], corpus_name: str | None, preset: str | None
+) -> list[dict[str, Any]]:
+    """The trials a new study starts with, as :func:`suggest_config` parameters: ``train``'s
+    defaults for each searched model that takes no encoder, then the TF-IDF configuration the README
+    reports as best on Reuters-21578 (CB-NTR, β 0.99, ``min_df=1``, ``micromacro-cv`` with
+    ``--at-least-one``), so a tune starts from what a user would run without it. A point whose
+    thresholding is not searched is left out."""
+    import inspect
+
+    from mlbalance.evaluation.thresholding import default_method
+    from mlbalance.losses.presets import DATASET_SETTINGS
+    from mlbalance.models.registry import model_class, model_takes_loss
+
+    def defaults(kind: str) -> dict[str, Any]:
+        parameters = inspect.signature(model_class(kind)).parameters
+        return {name: p.default for name, p in parameters.items()}
+
+    loss_settings = DATASET_SETTINGS.get(preset or "reuters", DATASET_SETTINGS["reuters"])
+    auto = default_method(corpus_name)
+    points: list[dict[str, Any]] = []
+    candidates = [(kind, None, auto, False, {}) for kind in models if kind not in ENCODER_MODELS]
+    if "tfidf" in models:
+        candidates.append(("tfidf", "cb-ntr", "micromacro-cv", True, {"cb_beta": 0.99, "min_df": 1}))
+    for kind, loss, method, at_least_one, extra in candidates:
+        if method not in thresholds:
+            continue
+        d = defaults(kind)
+        point: dict[str, Any] = {
+            "model": kind,
+            "threshold": method,
+            "at_least_one": at_least_one,
+            "min_df": int(extra.get("min_df", d["min_df"])),
+            "ngram_max": int(d["ngram_range"][1]),
+        }
+        if not model_takes_loss(kind):
+            point["C"] = float(d["C"])
+        else:
+            loss = loss or d["loss"]
+            point.update(loss=loss, lr_scale=1.0, max_epochs=d["max_epochs"], patience=d["patience"])
+            if loss in CB_LOSSES:
+                point["cb_beta"] = extra.get("cb_beta", loss_settings["cb_beta"])
+            if loss in REBALANCE_LOSSES:
+                point["mu"] = loss_settings["mu"]
+            if loss in NTR_LOSSES:
+                point["ntr_lambda"] = loss_settings["ntr_lambda"]
+                point["ntr_kappa"] = loss_settings["ntr_kappa"]
+        points.append(point)
+    return points
+
+
 def make_pruner() -> optuna.pruners.BasePruner:
     """The pruner of every tune, on either engine: from the 4th epoch on, a trial whose validation
     micro-F1 after an epoch is below the median of the finished trials' after that epoch stops (once
