@@ -7,6 +7,8 @@ Sub-commands (each prints JSON lines; ``BENCHMARKS.md`` records them with these 
     ``--epochs`` epochs with ``--loss`` (default ``db``) and reports the seconds of each stage
     (corpus, featurise, training epoch, validation) from the model's progress calls, the CPU seconds,
     and the peak resident memory. ``--max-batches`` stops the epoch early and extrapolates (marked).
+    ``--alternate`` settings are fitted in turn with ``--model-options`` (``--rounds`` times) on the one
+    corpus, for ratios within one run.
 ``profile``
     The same head, loss and optimiser on real TF-IDF batches of the corpus, timed phase by phase
     (batch assembly, head forward, loss forward, backward, optimiser step) over ``--batches`` steps,
@@ -118,7 +120,7 @@ def load(source: str, data: str | None, options: dict[str, Any]) -> tuple[Any, f
 
 
 def cmd_epoch(args: argparse.Namespace) -> None:
-    from mlbalance.models.tfidf import TfidfClassifier
+    import torch
 
     corpus, load_s = load(args.dataset, args.data, json.loads(args.data_options))
     emit(
@@ -130,7 +132,24 @@ def cmd_epoch(args: argparse.Namespace) -> None:
             "peak_rss_gib": round(peak_rss_gib(), 2),
         }
     )
-    config = {**SCALE_TFIDF, **json.loads(args.model_options)}
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
+    settings = [json.loads(args.model_options), *(json.loads(a) for a in args.alternate)]
+    for round_ in range(args.rounds):
+        for options in settings:
+            record = fit_epochs(corpus, {**SCALE_TFIDF, **options}, args)
+            if len(settings) > 1 or args.rounds > 1:
+                record["round"] = round_ + 1
+            if args.flush_denormal:
+                record["flush_denormal"] = True
+            emit(record)
+
+
+def fit_epochs(corpus: Any, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Fit the TF-IDF model of ``config`` for ``--epochs`` (or ``--max-batches`` of the first): the
+    stage seconds, CPU seconds and peak memory."""
+    from mlbalance.models.tfidf import TfidfClassifier
+
     model = TfidfClassifier(loss=args.loss, max_epochs=args.epochs, patience=args.epochs, **config)
     clock = StageClock(args.max_batches)
     cpu0 = cpu_seconds()
@@ -179,7 +198,7 @@ def cmd_epoch(args: argparse.Namespace) -> None:
             record[f"epoch{epoch}_validation_s"] = round(validated - trained, 1)
             previous = validated
         record["history"] = model.history_
-    emit(record)
+    return record
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
@@ -549,6 +568,18 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--data", default=None)
         p.add_argument("--data-options", default="{}", help="JSON keyword arguments of load_corpus")
         p.add_argument("--model-options", default="{}", help="JSON overrides of the TF-IDF settings")
+        p.add_argument(
+            "--alternate",
+            action="append",
+            default=[],
+            help="epoch: further --model-options to fit in turn with the first, in one process",
+        )
+        p.add_argument("--rounds", type=int, default=1, help="epoch: times to fit each setting, in turn")
+        p.add_argument(
+            "--flush-denormal",
+            action="store_true",
+            help="epoch: torch.set_flush_denormal(True) (subnormal floats read and written as zero)",
+        )
         p.add_argument("--loss", default="db")
         p.add_argument("--epochs", type=int, default=1)
         p.add_argument("--max-batches", type=int, default=None)
