@@ -103,7 +103,7 @@ def tune(
     data: str | Path | None = None,
     budget: float | None = None,
     trials: int | None = 20,
-    objective: str = "micro",
+    objective: str = "mean",
     scoring: str = "cross-fitted",
     models: Sequence[str] = DEFAULT_MODELS,
     thresholds: Sequence[str] = THRESHOLDINGS,
@@ -123,7 +123,8 @@ def tune(
         data: the file or folder a named source reads.
         budget: seconds of searching (None: no limit; at least one of ``budget`` and ``trials``).
         trials: the number of trials the study should hold in all (None: until ``budget``).
-        objective: ``"micro"``, ``"macro"`` or ``"mean"`` validation F1.
+        objective: ``"mean"`` (default: the mean of micro- and macro-F1, so that the tail labels
+            count), ``"micro"`` or ``"macro"`` validation F1.
         scoring: ``"cross-fitted"`` (default): a trial is ranked by the validation F1 of thresholds
             tuned without the documents they predict (five parts of validation, each predicted with the
             thresholds its method tunes on the other four:

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="trials the study holds in all (default: 20 without --budget)",
     )
     parser.add_argument(
-        "--objective", choices=("micro", "macro", "mean"), default="micro", help="validation F1 to maximise"
+        "--objective",
+        choices=("mean", "micro", "macro"),
+        default="mean",
+        help="validation F1 to maximise: the mean of micro- and macro-F1 (default), or one of them",
     )
     parser.add_argument(
         "--scoring",
