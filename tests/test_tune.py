@@ -64,6 +64,19 @@ def test_a_new_tune_starts_from_the_defaults_and_the_readme_recipe(tmp_path):
         assert float(row["val_micro_f1"]) == pytest.approx(val["micro_f1"], abs=1e-12)
 
 
+def test_a_trial_running_when_the_budget_is_spent_stops_at_its_next_report(tmp_path):
+    import sqlite3
+
+    from mlbalance.tune import tune
+
+    out = tmp_path / "tune"
+    with pytest.raises(RunError, match="no trial of the tune .* finished"):
+        tune("synthetic:tiny", out, budget=0.01, trials=None, models=["tfidf"])
+    with sqlite3.connect(out / "study.db") as db:
+        states = [state for (state,) in db.execute("SELECT state FROM trials ORDER BY number")]
+    assert states[0] == "PRUNED" and "RUNNING" not in states  # stopped, not left running
+
+
 def test_tune_refuses_another_setting_in_the_same_folder_and_bad_arguments(tmp_path):
     from mlbalance.tune import tune
 

@@ -121,7 +121,10 @@ def tune(
         corpus_or_source: a corpus, a source name or a path (as for :func:`mlbalance.train`).
         out: the tune folder (created; an earlier tune of the same corpus in it is continued).
         data: the file or folder a named source reads.
-        budget: seconds of searching (None: no limit; at least one of ``budget`` and ``trials``).
+        budget: seconds for the whole call (None: no limit; at least one of ``budget`` and ``trials``):
+            on the Optuna engine the search stops so that refitting the best so far (as long as its
+            trial took) ends within it, and a trial running then stops at its next progress report
+            (recorded as pruned); on Ray, Ray Tune's ``time_budget_s`` of searching.
         trials: the number of trials the study should hold in all (None: until ``budget``).
         objective: ``"mean"`` (default: the mean of micro- and macro-F1, so that the tail labels
             count), ``"micro"`` or ``"macro"`` validation F1.
@@ -151,6 +154,8 @@ def tune(
     """
     from mlbalance._extras import require_extra
     from mlbalance.experiment import train_config
+
+    begun = time.perf_counter()
 
     require_extra("tune", "`mlbalance tune`")
     import optuna
@@ -225,7 +230,8 @@ def tune(
             trial.report(value, step=epoch)
             return trial.should_prune()
 
-        run = train_config(config, None, corpus=corpus, progress=pruning_progress(should_prune))
+        progress = pruning_progress(should_prune, out_of_time)
+        run = train_config(config, None, corpus=corpus, progress=progress)
         scores = trial_scores(run, objective, scoring)
         value = scores.pop("objective")
         for key, attr in scores.items():
@@ -237,8 +243,17 @@ def tune(
     done_before = sum(t.state != waiting for t in study.trials)
     remaining = None if trials is None else max(0, trials - done_before)
     started = time.perf_counter()
+    refit_seconds = [_best_seconds(study)]
+
+    def out_of_time() -> bool:
+        """Whether refitting the best configuration now would end past the budget (the whole call's:
+        the running trial stops at its next progress report, no new one starts)."""
+        return budget is not None and time.perf_counter() + refit_seconds[0] >= begun + budget
 
     def tell(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        refit_seconds[0] = _best_seconds(study)
+        if out_of_time():
+            study.stop()
         if on_trial is not None:
             best = _best_value(study)
             ran = sum(t.state != optuna.trial.TrialState.WAITING for t in study.trials)
@@ -286,6 +301,14 @@ def tune(
         trials=rows,
         directory=out,
     )
+
+
+def _best_seconds(study: optuna.Study) -> float:
+    """How long the best trial so far took (what refitting it takes), 0 before any finished."""
+    try:
+        return float(study.best_trial.user_attrs.get("seconds", 0.0))
+    except ValueError:  # no trial finished yet
+        return 0.0
 
 
 def _best_value(study: optuna.Study) -> float | None:

@@ -146,12 +146,18 @@ def make_pruner() -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3)
 
 
-def pruning_progress(should_prune: Callable[[float, int], bool]) -> Callable[..., None]:
+def pruning_progress(
+    should_prune: Callable[[float, int], bool], out_of_time: Callable[[], bool] | None = None
+) -> Callable[..., None]:
     """A training progress callback that tells ``should_prune(validation micro-F1, epoch)`` after each
-    epoch's validation and raises ``optuna.TrialPruned`` when it answers True."""
+    epoch's validation and raises ``optuna.TrialPruned`` when it answers True, or at any progress
+    report once ``out_of_time()`` does (the tune's budget)."""
 
     def progress(stage: str, done: int, total: int | None, **info: Any) -> None:
-        if stage == "train" and "val_micro_f1" in info and should_prune(float(info["val_micro_f1"]), done):
+        stop = out_of_time is not None and out_of_time()
+        if stop or (
+            stage == "train" and "val_micro_f1" in info and should_prune(float(info["val_micro_f1"]), done)
+        ):
             import optuna
 
             raise optuna.TrialPruned()

@@ -22,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, metavar="SOURCE", help="a source name or a path")
     parser.add_argument("--data", metavar="PATH", help="the file or folder a named source reads")
     parser.add_argument("--out", required=True, metavar="DIR", help="the tune folder")
-    parser.add_argument("--budget", type=float, metavar="SECONDS", help="stop searching after this long")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds for the whole tune: the search stops so that refitting the best ends within them",
+    )
     parser.add_argument(
         "--trials",
         type=int,
