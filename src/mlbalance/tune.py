@@ -230,8 +230,8 @@ def tune(
             trial.report(value, step=epoch)
             return trial.should_prune()
 
-        progress = pruning_progress(should_prune, out_of_time)
-        run = train_config(config, None, corpus=corpus, progress=progress)
+        trial_progress = pruning_progress(should_prune, out_of_time)
+        run = train_config(config, None, corpus=corpus, progress=trial_progress)
         scores = trial_scores(run, objective, scoring)
         value = scores.pop("objective")
         for key, attr in scores.items():
