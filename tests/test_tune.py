@@ -70,7 +70,7 @@ def test_a_trial_running_when_the_budget_is_spent_stops_at_its_next_report(tmp_p
     from mlbalance.tune import tune
 
     out = tmp_path / "tune"
-    with pytest.raises(RunError, match="no trial of the tune .* finished"):
+    with pytest.raises(RunError, match=r"no trial of the tune .* finished"):
         tune("synthetic:tiny", out, budget=0.01, trials=None, models=["tfidf"])
     with sqlite3.connect(out / "study.db") as db:
         states = [state for (state,) in db.execute("SELECT state FROM trials ORDER BY number")]
