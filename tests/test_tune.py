@@ -51,12 +51,13 @@ def test_a_new_tune_starts_from_the_defaults_and_the_readme_recipe(tmp_path):
     from mlbalance.tune import tune
 
     out = tmp_path / "tune"
-    tune("synthetic:tiny", out, trials=3, scoring="validation")
+    tune("synthetic:tiny", out, trials=4, scoring="validation")
     rows = read_trials(out)
     assert [(r["model"], r["loss"], r["threshold"], r["at_least_one"]) for r in rows] == [
         ("tfidf", "db", "grid", "False"),
         ("svm", "", "grid", "False"),
         ("tfidf", "cb-ntr", "micromacro-cv", "True"),
+        ("svm", "", "micromacro-cv", "True"),
     ]
     for row, kind in zip(rows[:2], ("tfidf", "svm")):  # the first two are `train` with no flags
         run = train("synthetic:tiny", model=kind)
