@@ -329,6 +329,8 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     names = sorted({name for t in study.trials for name in t.params})
     rows = []
     for t in study.trials:
+        if t.state == optuna.trial.TrialState.WAITING:  # a starting point the search did not reach
+            continue
         pruned = t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values
         last = max(t.intermediate_values) if pruned else None
         row: dict[str, Any] = {
