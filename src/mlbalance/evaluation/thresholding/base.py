@@ -95,9 +95,9 @@ def keep_top_scores(scores: np.ndarray, labels: sp.csr_matrix, k: int) -> tuple[
     rows, cols = np.divmod(keys, n_labels)
     kept = sp.csr_matrix((scores[rows, cols], (rows, cols)), shape=scores.shape)
     kept.sort_indices()
-    rest = np.array(scores, dtype=np.float64)
+    rest = np.array(scores)  # in the scores' own dtype: a float64 copy would double the block
     rest[rows, cols] = -np.inf
-    return kept, rest.max(axis=0) if n_docs else np.full(n_labels, -np.inf)
+    return kept, rest.max(axis=0).astype(np.float64) if n_docs else np.full(n_labels, -np.inf)
 
 
 def keep_top_scores_by_fold(
