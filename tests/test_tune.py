@@ -119,7 +119,8 @@ def test_cli_tune(tmp_path, capsys):
     from mlbalance.cli import main
 
     out = tmp_path / "t"
-    args = ["tune", "--dataset", "synthetic:tiny", "--out", str(out), "--trials", "2", "--models", "svm"]
+    args = ["tune", "--dataset", "synthetic:tiny", "--out", str(out), "--trials", "2", "--models", "svm",
+            "--scoring", "validation"]  # fmt: skip
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "2 trials (2 finished)" in err and f"leaderboard in {out / 'tune.md'}" in err
@@ -249,7 +250,7 @@ def test_the_command_line_runs_the_ray_engine(tmp_path, capsys):
 
     out = tmp_path / "tune"
     args = ["tune", "--dataset", "synthetic:tiny", "--out", str(out), "--models", "svm", "--trials", "2",
-            "--engine", "ray", "-o", "max_iter=500"]  # fmt: skip
+            "--engine", "ray", "--concurrent-trials", "1", "-o", "max_iter=500"]  # fmt: skip
     assert main(args) == 0
     rows = read_trials(out)
     assert len(rows) == 2 and all(r["state"] == "complete" for r in rows)
